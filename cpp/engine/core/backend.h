@@ -1,0 +1,106 @@
+// Backend: the ops the three networks need, implemented once per device (cpp/cpu, cuda/).
+// Model code (cpp/engine/model) only talks to this interface, so CPU and CUDA run the same graph.
+//
+// Conventions
+// - Tensors are contiguous row-major; activations are F32 unless the backend chooses otherwise
+//   (a bf16 CUDA path may keep activations in BF16: compare results, not dtypes).
+// - Weights may be F32, F16 or BF16 (as stored); every op that takes a weight accepts all three.
+// - Ops return fresh tensors unless the name ends in `_`, which writes into its first argument.
+// - Leading dimensions are flattened where an op says "[..., K]".
+// - Every op validates shapes and throws ovis::Error("OVIS_BAD_ARGUMENT", ...) on mismatch.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace ovis {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;  // "cpu", "cuda:0"
+  virtual DeviceKind device() const = 0;
+
+  // ---- memory -------------------------------------------------------------------------------
+  virtual Tensor alloc(const Shape& s, DType t) = 0;  // uninitialised
+  // Copies a host tensor (any dtype) to the device, keeping its dtype. On the CPU backend this may
+  // return a view of the same memory (weights stay memory-mapped).
+  virtual Tensor upload(const Tensor& host) = 0;
+  // Copies to a new host F32 tensor (converting from any float dtype).
+  virtual Tensor to_host_f32(const Tensor& t) = 0;
+  // Converts dtype on the device (F32 <-> BF16 <-> F16). Returns t itself when already of that dtype.
+  virtual Tensor cast(const Tensor& t, DType to) = 0;
+  // Waits for queued work (no-op on the CPU).
+  virtual void sync() {}
+
+  // ---- dense --------------------------------------------------------------------------------
+  // y[..., N] = x[..., K] · w[N, K]^T (+ bias[N]).
+  virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) = 0;
+  // out[i, :] = table[ids[i], :] for ids (I32) of any shape; out shape = ids.shape + [H].
+  virtual Tensor embedding(const Tensor& table, const Tensor& ids) = 0;
+
+  // ---- elementwise / norms ------------------------------------------------------------------
+  virtual Tensor silu(const Tensor& x) = 0;
+  // x[..., 2F] = [up | gate] -> up * silu(gate), shape [..., F].
+  virtual Tensor swiglu(const Tensor& x) = 0;
+  // x += y (same shape).
+  virtual void add_(Tensor& x, const Tensor& y) = 0;
+  // x[b, s, :] += gate[b, :] * y[b, s, :] for x,y [B, S, D] and gate [B, D] (a row of a larger
+  // modulation tensor is fine: gate may be any [B, D] view, see `slice`).
+  virtual void gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) = 0;
+  // x = x * alpha + y * beta (same shape), all in F32 (used for CFG and Euler steps on latents).
+  virtual void axpby_(Tensor& x, float alpha, const Tensor& y, float beta) = 0;
+  // LayerNorm without affine over the last dim D of x [B, S, D], then optional modulation:
+  // out = LN(x) * (1 + scale[b]) + shift[b] with shift, scale [B, D] (both null = plain LN).
+  virtual Tensor layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) = 0;
+  // RMSNorm over the last dim d of x [..., d] with weight w [d]: x / sqrt(mean(x^2) + eps) * w.
+  virtual Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) = 0;
+  // GroupNorm over x [B, C, H, W] (groups divide C), affine w, b [C]; optional fused SiLU after it.
+  virtual Tensor group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps,
+                            bool silu) = 0;
+
+  // ---- positions ----------------------------------------------------------------------------
+  // Rotary embedding in place on x [B, S, H, hd] with tables cos, sin [S, hd/2] (F32):
+  // interleaved: pairs (2i, 2i+1) rotate by angle index i        (MMDiT);
+  // half:        pairs (i, i + hd/2) rotate by angle index i      (Qwen3 "rotate_half").
+  virtual void rope_interleaved_(Tensor& x, const Tensor& cos, const Tensor& sin) = 0;
+  virtual void rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin) = 0;
+
+  // ---- attention ----------------------------------------------------------------------------
+  // q [B, Sq, Hq, hd], k/v [B, Sk, Hkv, hd] with Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
+  // causal: query i sees keys j <= i (Sq == Sk). key_mask: optional [B, Sk] F32, 0 = masked key.
+  // A query row whose keys are all masked gives zeros. Returns [B, Sq, Hq, hd].
+  virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                           const Tensor* key_mask) = 0;
+
+  // ---- convolution / resampling (NCHW) ------------------------------------------------------
+  // x [B, Cin, H, W], w [Cout, Cin, kh, kw], bias [Cout] or null; zero padding (top, left, bottom, right).
+  virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
+                        int pad_left, int pad_bottom, int pad_right) = 0;
+  virtual Tensor upsample_nearest2x(const Tensor& x) = 0;  // [B, C, H, W] -> [B, C, 2H, 2W]
+
+  // ---- layout -------------------------------------------------------------------------------
+  // Concatenates a and b along `axis` (all other dims equal).
+  virtual Tensor concat(const Tensor& a, const Tensor& b, int axis) = 0;
+  // Copies x[..., start:start+len, ...] along `axis`.
+  virtual Tensor slice(const Tensor& x, int axis, int64_t start, int64_t len) = 0;
+  // Swaps the last two dims of x [B, M, N] -> [B, N, M] (NCHW <-> token-major for the VAE attention).
+  virtual Tensor transpose_last2(const Tensor& x) = 0;
+};
+
+struct BackendOptions {
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
+  int threads = 0;             // CPU threads; 0 = all cores
+  bool fp32 = false;           // CUDA: f32 activations and GEMMs (no TF32) instead of bf16
+};
+
+// Creates the backend for opts.device; throws Error("OVIS_UNAVAILABLE") when not built or no device.
+std::unique_ptr<Backend> create_backend(const BackendOptions& opts);
+std::unique_ptr<Backend> create_cpu_backend(int threads);
+#ifdef OVIS_WITH_CUDA
+std::unique_ptr<Backend> create_cuda_backend(int device_index, bool fp32);
+#endif
+
+}  // namespace ovis

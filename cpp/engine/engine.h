@@ -1,0 +1,82 @@
+// The engine: one model (text encoder, MMDiT, VAE) on one backend. Usable without Node.
+// Not thread-safe: one caller at a time (the addon serialises calls on its worker thread).
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/tensor.h"
+#include "io/plan.h"
+
+namespace ovis {
+
+struct EngineOptions {
+  BackendOptions backend;
+};
+
+// Set to true from any thread to stop work at the next check (between blocks/steps): the running
+// call then throws Error("ABORT_ERR") and the engine stays usable.
+using CancelFlag = std::atomic<bool>;
+
+struct StepInfo {
+  int step = 0;          // 1-based step just finished
+  int steps = 0;
+  float sigma = 0;       // sigma at the start of that step
+  const Tensor* latents = nullptr;  // host F32 [1, L, 64] packed, only when requested
+};
+using StepCallback = std::function<void(const StepInfo&)>;
+
+struct GenerateRequest {
+  Tensor ids, mask;          // host I32 [1, T]: the prompt
+  Tensor neg_ids, neg_mask;  // host I32 [1, T]: the negative prompt (used when guidance > 1)
+  int drop_prefix = 28;      // text-encoder rows dropped (the fixed template prefix)
+  Tensor noise;              // host F32 [1, C, H/8, W/8]
+  std::vector<float> sigmas; // steps + 1 values, last 0
+  float guidance = 5.0f;
+  bool report_latents = false;
+};
+
+struct GenerateResult {
+  Tensor image;              // host F32 [1, 3, H, W] in [-1, 1] (VAE output, not clamped)
+  Tensor latents;            // host F32 [1, L, 4C] final packed latents
+  Tensor prompt_embeds;      // host F32 [1, T - drop_prefix, Ctx]
+  Tensor negative_embeds;    // same, or undefined without CFG
+  double ms_text = 0, ms_denoise = 0, ms_decode = 0;
+};
+
+class Engine {
+ public:
+  // Maps the plan's files and uploads the weights. Throws Error (OVIS_BAD_WEIGHTS, OVIS_OUT_OF_MEMORY, ...).
+  Engine(const WeightPlan& plan, const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  std::string backend_name() const;
+  const WeightPlan& plan() const;
+
+  // ids, mask: host I32 [B, T] -> last hidden state, host F32 [B, T, H].
+  Tensor encode_text(const Tensor& ids, const Tensor& mask, const CancelFlag* cancel = nullptr);
+  // x [B, L, Cin], ctx [B, T, Ctx], t [B] (sigma in [0, 1]), img_ids [L, 3], txt_ids [T, 3]: host F32.
+  // Returns the velocity, host F32 [B, L, Cout].
+  Tensor dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, const Tensor& img_ids,
+                     const Tensor& txt_ids, const CancelFlag* cancel = nullptr);
+  // z [B, Clat, h, w] raw latent (no scaling/shift) -> host F32 [B, Cout, 8h, 8w].
+  Tensor vae_decode(const Tensor& z, const CancelFlag* cancel = nullptr);
+  // image [B, Cin, H, W] in [-1, 1] -> raw posterior mean and logvar [B, Clat, H/8, W/8].
+  void vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const CancelFlag* cancel = nullptr);
+  // Whole text-to-image run: encode both prompts, Euler flow-matching loop with CFG, VAE decode.
+  GenerateResult generate(const GenerateRequest& request, const StepCallback& on_step,
+                          const CancelFlag* cancel = nullptr);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Throws Error("ABORT_ERR", "aborted") when the flag is set.
+void check_cancel(const CancelFlag* cancel);
+
+}  // namespace ovis
