@@ -13,7 +13,8 @@ export type OvisErrorCode =
   | 'OVIS_INTERNAL'
   | 'OVIS_INVALID_OPTIONS'
   | 'ABORT_ERR'
-  | ModelLoadErrorCode;
+  | ModelLoadErrorCode
+  | HubErrorCode;
 
 export class OvisError extends Error {
   readonly code: OvisErrorCode;
@@ -23,6 +24,19 @@ export class OvisError extends Error {
     this.code = code;
   }
 }
+
+/** Codes of problems met while fetching a model from the Hugging Face Hub (lib/hub). */
+export type HubErrorCode =
+  | 'HUB_BAD_REPO_ID' // not `owner/name[@revision]`
+  | 'HUB_NOT_FOUND' // the repo (or a file in it) does not exist, or is private without a token
+  | 'HUB_REVISION_NOT_FOUND' // branch, tag or commit not in the repo
+  | 'HUB_GATED' // needs HF_TOKEN and the licence accepted on the model page
+  | 'HUB_OFFLINE_MISSING' // HF_HUB_OFFLINE=1 and the cache lacks files
+  | 'HUB_NETWORK' // the Hub could not be reached or the connection broke
+  | 'HUB_DISK_FULL' // ENOSPC / EDQUOT while writing the cache
+  | 'HUB_CACHE_ACCESS' // the cache folder cannot be written (permissions)
+  | 'HUB_CORRUPT' // a downloaded file does not match its size or sha256
+  | 'HUB_BAD_RESPONSE'; // the server answered something that is not the Hub protocol
 
 /** Codes of problems found while resolving and validating a checkpoint. */
 export type ModelLoadErrorCode =

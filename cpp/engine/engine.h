@@ -36,6 +36,9 @@ struct GenerateRequest {
   std::vector<float> sigmas; // steps + 1 values, last 0
   float guidance = 5.0f;
   bool report_latents = false;
+  // Optional precomputed conditioning, host F32 [1, T', Ctx] (already masked, prefix dropped). When
+  // defined it is used instead of encoding ids/mask (neg_ids/neg_mask): reuse across calls, tests.
+  Tensor prompt_embeds, negative_embeds;
 };
 
 struct GenerateResult {

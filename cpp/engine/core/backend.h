@@ -101,6 +101,8 @@ std::unique_ptr<Backend> create_backend(const BackendOptions& opts);
 std::unique_ptr<Backend> create_cpu_backend(int threads);
 #ifdef OVIS_WITH_CUDA
 std::unique_ptr<Backend> create_cuda_backend(int device_index, bool fp32);
+// CUDA devices visible to this process (0 when there is no driver); implemented by the CUDA backend.
+int cuda_device_count();
 #endif
 
 }  // namespace ovis

@@ -40,7 +40,7 @@ struct Tensor {
 
   int64_t numel() const { return shape.numel(); }
   size_t nbytes() const { return size_t(numel()) * dtype_size(dtype); }
-  bool defined() const { return data != nullptr || numel() == 0 && storage != nullptr; }
+  bool defined() const { return data != nullptr || (numel() == 0 && storage != nullptr); }
   template <class T> T* ptr() const { return static_cast<T*>(data); }
   // Same memory, new shape with the same element count (throws on mismatch).
   Tensor view(const Shape& s) const;

@@ -1,0 +1,150 @@
+// CPU benchmark: one MMDiT forward on a mid-size random model and one VAE decode, through the real
+// engine (plan -> mmap -> CPU backend). bench/run-cpu.sh runs it beside bench/torch_cpu.py.
+//
+// Usage: bench_cpu_model [--threads N] [--runs R] [--dim 1024] [--heads 8] [--double 2] [--single 4]
+//                        [--img 1024] [--txt 256] [--vae-size 512] [--vae-channels 32,64,128,128] [--json]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "engine.h"
+#include "random_model.h"
+
+using namespace ovis;
+
+namespace {
+
+struct Args {
+  int threads = 0, runs = 3, dim = 1024, heads = 8, n_double = 2, n_single = 4, img = 1024, txt = 256;
+  int vae_size = 512;
+  std::vector<int> vae_channels{32, 64, 128, 128};
+  bool json = false;
+};
+
+std::vector<int> parse_list(const char* s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::atoi(item.c_str()));
+  return out;
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    auto is = [&](const char* name) { return std::strcmp(argv[i], name) == 0 && i + 1 < argc; };
+    if (is("--threads")) a.threads = std::atoi(argv[++i]);
+    else if (is("--runs")) a.runs = std::atoi(argv[++i]);
+    else if (is("--dim")) a.dim = std::atoi(argv[++i]);
+    else if (is("--heads")) a.heads = std::atoi(argv[++i]);
+    else if (is("--double")) a.n_double = std::atoi(argv[++i]);
+    else if (is("--single")) a.n_single = std::atoi(argv[++i]);
+    else if (is("--img")) a.img = std::atoi(argv[++i]);
+    else if (is("--txt")) a.txt = std::atoi(argv[++i]);
+    else if (is("--vae-size")) a.vae_size = std::atoi(argv[++i]);
+    else if (is("--vae-channels")) a.vae_channels = parse_list(argv[++i]);
+    else if (std::strcmp(argv[i], "--json") == 0) a.json = true;
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+      std::exit(2);
+    }
+  }
+  return a;
+}
+
+template <class F>
+double median_ms(int runs, F&& fn) {
+  fn();  // warm-up
+  std::vector<double> ms;
+  for (int r = 0; r < runs; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+Tensor random_host(const Shape& s, std::mt19937& rng) {
+  Tensor t = host_f32(s);
+  std::normal_distribution<float> n(0.f, 1.f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.ptr<float>()[i] = n(rng);
+  return t;
+}
+
+// Linear-layer FLOPs of one MMDiT forward (2 per multiply-add) plus attention (QK^T and PV).
+double mmdit_flops(const DitConfig& c, int img, int txt) {
+  const double D = c.dim(), F = c.mlp_hidden, S = img + txt;
+  const double per_double = 2.0 * S * (3 * D * D + D * D + 3 * D * F);  // qkv, proj, mlp (in 2F + out F)
+  const double per_single = 2.0 * S * (D * (3 * D + 2 * F) + (D + F) * D);
+  const double attn = 4.0 * S * S * D;
+  return c.num_double * (per_double + attn) + c.num_single * (per_single + attn);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = parse_args(argc, argv);
+  try {
+    bench::RandomModelSpec spec;
+    spec.dit = spec.vae = true;
+    auto& d = spec.dit_config;
+    d.num_heads = a.heads;
+    d.head_dim = a.dim / a.heads;
+    d.num_double = a.n_double;
+    d.num_single = a.n_single;
+    d.mlp_hidden = 4 * a.dim;
+    d.axes_dims = {d.head_dim / 8, d.head_dim * 7 / 16, d.head_dim * 7 / 16};
+    spec.vae_config.block_out_channels = a.vae_channels;
+    const std::string path = "/tmp/ovis-bench-cpu-model.bin";
+    WeightPlan plan = bench::write_random_model(path, spec);
+
+    EngineOptions opts;
+    opts.backend.device = "cpu";
+    opts.backend.threads = a.threads;
+    Engine engine(plan, opts);
+
+    std::mt19937 rng(7);
+    const int side = int(std::lround(std::sqrt(double(a.img))));
+    Tensor x = random_host(Shape{1, a.img, 64}, rng);
+    Tensor ctx = random_host(Shape{1, a.txt, d.context_dim}, rng);
+    Tensor t = host_f32(Shape{1});
+    t.ptr<float>()[0] = 0.7f;
+    Tensor img_ids = host_f32(Shape{a.img, 3});
+    for (int i = 0; i < a.img; ++i) {
+      img_ids.ptr<float>()[i * 3 + 0] = 0;
+      img_ids.ptr<float>()[i * 3 + 1] = float(i / side);
+      img_ids.ptr<float>()[i * 3 + 2] = float(i % side);
+    }
+    Tensor txt_ids = host_f32(Shape{a.txt, 3});
+    std::fill(txt_ids.ptr<float>(), txt_ids.ptr<float>() + txt_ids.numel(), 0.f);
+
+    const double ms_dit = median_ms(a.runs, [&] { engine.dit_forward(x, ctx, t, img_ids, txt_ids); });
+    Tensor z = random_host(Shape{1, 16, a.vae_size / 8, a.vae_size / 8}, rng);
+    const double ms_vae = median_ms(a.runs, [&] { engine.vae_decode(z); });
+    const double gflops = mmdit_flops(d, a.img, a.txt) / (ms_dit * 1e6);
+    std::remove(path.c_str());
+
+    if (a.json) {
+      std::printf("{\"impl\": \"ovis-image cpu\", \"threads\": %d, \"mmdit_ms\": %.1f, \"vae_ms\": %.1f, \"mmdit_gflops\": %.1f}\n",
+                  a.threads, ms_dit, ms_vae, gflops);
+    } else {
+      std::printf("| stage | median ms | GFLOP/s |\n|---|---|---|\n");
+      std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens) | %.1f | %.1f |\n", a.dim, a.n_double,
+                  a.n_single, a.img, a.txt, ms_dit, gflops);
+      std::printf("| VAE decode %dx%d | %.1f | |\n", a.vae_size, a.vae_size, ms_vae);
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error [%s]: %s\n", e.code().c_str(), e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,73 @@
+// Panel packing for strided operands: converts F32/F16/BF16 to f32 while copying into the
+// micro-kernel layout, reading along whichever axis is contiguous.
+#include <cstring>
+
+#include "core/error.h"
+#include "cpu/gemm/gemm.h"
+
+namespace ovis::cpu {
+
+namespace {
+struct LoadF32 {
+  static float at(const void* p, int64_t i) { return static_cast<const float*>(p)[i]; }
+};
+struct LoadBF16 {
+  static float at(const void* p, int64_t i) {
+    uint32_t u = uint32_t(static_cast<const uint16_t*>(p)[i]) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+};
+struct LoadF16 {
+  static float at(const void* p, int64_t i) { return f16_to_f32(static_cast<const uint16_t*>(p)[i]); }
+};
+
+template <class L>
+void pack_a(const void* p, int64_t rs, int64_t cs, int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) {
+  if (mr < kMR) std::memset(dst, 0, sizeof(float) * size_t(kc) * kMR);
+  for (int r = 0; r < mr; ++r) {
+    const int64_t base = (i0 + r) * rs + k0 * cs;
+    float* d = dst + r;
+    for (int64_t k = 0; k < kc; ++k) d[k * kMR] = L::at(p, base + k * cs);
+  }
+}
+
+template <class L>
+void pack_b(const void* p, int64_t rs, int64_t cs, int64_t k0, int64_t kc, int64_t j0, int nr, float* dst) {
+  if (nr < kNR) std::memset(dst, 0, sizeof(float) * size_t(kc) * kNR);
+  if (cs == 1) {  // rows of B contiguous: copy row pieces
+    for (int64_t k = 0; k < kc; ++k) {
+      const int64_t base = (k0 + k) * rs + j0;
+      float* d = dst + k * kNR;
+      for (int j = 0; j < nr; ++j) d[j] = L::at(p, base + j);
+    }
+  } else {  // columns contiguous (W [N, K] of a linear): read each column along k
+    for (int j = 0; j < nr; ++j) {
+      const int64_t base = k0 * rs + (j0 + j) * cs;
+      float* d = dst + j;
+      for (int64_t k = 0; k < kc; ++k) d[k * kNR] = L::at(p, base + k * rs);
+    }
+  }
+}
+}  // namespace
+
+void StridedA::pack(int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) const {
+  switch (t_) {
+    case DType::F32: return pack_a<LoadF32>(p_, rs_, cs_, i0, mr, k0, kc, dst);
+    case DType::BF16: return pack_a<LoadBF16>(p_, rs_, cs_, i0, mr, k0, kc, dst);
+    case DType::F16: return pack_a<LoadF16>(p_, rs_, cs_, i0, mr, k0, kc, dst);
+    default: fail("OVIS_INTERNAL", "gemm: A operand is not a float dtype");
+  }
+}
+
+void StridedB::pack(int64_t k0, int64_t kc, int64_t j0, int nr, float* dst) const {
+  switch (t_) {
+    case DType::F32: return pack_b<LoadF32>(p_, rs_, cs_, k0, kc, j0, nr, dst);
+    case DType::BF16: return pack_b<LoadBF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
+    case DType::F16: return pack_b<LoadF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
+    default: fail("OVIS_INTERNAL", "gemm: B operand is not a float dtype");
+  }
+}
+
+}  // namespace ovis::cpu

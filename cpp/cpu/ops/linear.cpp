@@ -1,0 +1,43 @@
+// linear: y[..., N] = x[..., K] · w[N, K]^T (+ bias), the packed GEMM reading bf16/f16/f32 weights.
+#include "cpu/gemm/gemm.h"
+#include "cpu/ops/common.h"
+#include "cpu/ops/ops.h"
+#include "cpu/thread_pool.h"
+
+namespace ovis::cpu {
+
+Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias) {
+  const char* op = "linear";
+  require_float(x, op, "x");
+  require_float(w, op, "w");
+  if (x.shape.rank < 1) bad_arg(op, "x must have rank >= 1, got " + describe(x));
+  if (w.shape.rank != 2) bad_arg(op, "w must be [N, K], got " + describe(w));
+  const int64_t K = x.shape[-1], N = w.shape[0];
+  if (w.shape[1] != K) bad_arg(op, "x " + x.shape.str() + " and w " + w.shape.str() + " disagree on K");
+  std::vector<float> bias_tmp;
+  const float* bp = nullptr;
+  if (bias) {
+    require_float(*bias, op, "bias");
+    if (bias->shape.rank != 1 || bias->shape[0] != N)
+      bad_arg(op, "bias must be [" + std::to_string(N) + "], got " + describe(*bias));
+    bp = as_f32(*bias, bias_tmp);
+  }
+  Shape os = x.shape;
+  os[-1] = N;
+  Tensor y = new_tensor(os);
+  int64_t rows = 1;  // product of the leading dims (K may be 0, so not numel / K)
+  for (int i = 0; i + 1 < x.shape.rank; ++i) rows *= x.shape[i];
+  StridedA A(x.data, x.dtype, K, 1);
+  StridedB B(w.data, w.dtype, 1, K);
+  gemm(&pool, rows, N, K, A, B, y.ptr<float>(), N);
+  if (bp) {
+    float* yp = y.ptr<float>();
+    pool.parallel_range(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        for (int64_t j = 0; j < N; ++j) yp[i * N + j] += bp[j];
+    });
+  }
+  return y;
+}
+
+}  // namespace ovis::cpu

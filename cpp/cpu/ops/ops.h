@@ -1,0 +1,34 @@
+// The CPU implementations of the Backend ops (one file each under cpu/ops/). CpuBackend forwards here.
+// Semantics are those documented in core/backend.h.
+#pragma once
+#include "core/tensor.h"
+
+namespace ovis::cpu {
+
+class ThreadPool;
+
+Tensor op_cast(ThreadPool& pool, const Tensor& t, DType to);
+Tensor op_to_host_f32(ThreadPool& pool, const Tensor& t);
+Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias);
+Tensor op_embedding(ThreadPool& pool, const Tensor& table, const Tensor& ids);
+Tensor op_silu(ThreadPool& pool, const Tensor& x);
+Tensor op_swiglu(ThreadPool& pool, const Tensor& x);
+void op_add_(ThreadPool& pool, Tensor& x, const Tensor& y);
+void op_gated_add_(ThreadPool& pool, Tensor& x, const Tensor& gate, const Tensor& y);
+void op_axpby_(ThreadPool& pool, Tensor& x, float alpha, const Tensor& y, float beta);
+Tensor op_layer_norm_mod(ThreadPool& pool, const Tensor& x, const Tensor* shift, const Tensor* scale, float eps);
+Tensor op_rms_norm(ThreadPool& pool, const Tensor& x, const Tensor& w, float eps);
+Tensor op_group_norm(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps,
+                     bool silu);
+void op_rope_interleaved_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin);
+void op_rope_half_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin);
+Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                    const Tensor* key_mask);
+Tensor op_conv2d(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
+                 int pad_left, int pad_bottom, int pad_right);
+Tensor op_upsample_nearest2x(ThreadPool& pool, const Tensor& x);
+Tensor op_concat(ThreadPool& pool, const Tensor& a, const Tensor& b, int axis);
+Tensor op_slice(ThreadPool& pool, const Tensor& x, int axis, int64_t start, int64_t len);
+Tensor op_transpose_last2(ThreadPool& pool, const Tensor& x);
+
+}  // namespace ovis::cpu

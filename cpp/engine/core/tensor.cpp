@@ -1,0 +1,203 @@
+// Tensor basics: shapes, host allocation, views and float-format conversions.
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/error.h"
+
+namespace ovis {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::F16: return 2;
+    case DType::BF16: return 2;
+    case DType::I32: return 4;
+  }
+  fail("OVIS_INTERNAL", "dtype_size: unknown dtype");
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F16: return "f16";
+    case DType::BF16: return "bf16";
+    case DType::I32: return "i32";
+  }
+  return "unknown";
+}
+
+DType dtype_from_name(const std::string& s) {
+  std::string l;
+  for (char c : s) l += char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (l == "f32") return DType::F32;
+  if (l == "f16") return DType::F16;
+  if (l == "bf16") return DType::BF16;
+  if (l == "i32") return DType::I32;
+  fail("OVIS_BAD_WEIGHTS", "unknown dtype '" + s + "' (expected f32, f16, bf16 or i32)");
+}
+
+static void check_dims(const int64_t* d, size_t n) {
+  if (n > 6) fail("OVIS_BAD_ARGUMENT", "Shape: rank " + std::to_string(n) + " > 6");
+  for (size_t i = 0; i < n; ++i)
+    if (d[i] < 0) fail("OVIS_BAD_ARGUMENT", "Shape: negative dimension " + std::to_string(d[i]));
+}
+
+Shape::Shape(std::initializer_list<int64_t> d) {
+  check_dims(d.begin(), d.size());
+  rank = int(d.size());
+  int i = 0;
+  for (int64_t v : d) dims[i++] = v;
+}
+
+Shape::Shape(const std::vector<int64_t>& d) {
+  check_dims(d.data(), d.size());
+  rank = int(d.size());
+  for (int i = 0; i < rank; ++i) dims[i] = d[size_t(i)];
+}
+
+int64_t Shape::numel() const {
+  int64_t n = 1;
+  for (int i = 0; i < rank; ++i) n *= dims[i];
+  return n;
+}
+
+bool Shape::operator==(const Shape& o) const {
+  if (rank != o.rank) return false;
+  for (int i = 0; i < rank; ++i)
+    if (dims[i] != o.dims[i]) return false;
+  return true;
+}
+
+std::string Shape::str() const {
+  std::string s = "[";
+  for (int i = 0; i < rank; ++i) {
+    if (i) s += ", ";
+    s += std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+Tensor Tensor::view(const Shape& s) const {
+  if (s.numel() != numel())
+    fail("OVIS_BAD_ARGUMENT", "view: cannot view " + shape.str() + " as " + s.str() + " (element counts differ)");
+  Tensor t = *this;
+  t.shape = s;
+  return t;
+}
+
+Tensor host_alloc(const Shape& s, DType t) {
+  size_t bytes = size_t(s.numel()) * dtype_size(t);
+  // 64-byte alignment for SIMD loads; never a zero-size block so `data` is always non-null.
+  size_t padded = ((bytes + 63) / 64) * 64;
+  if (padded == 0) padded = 64;
+  void* p = std::aligned_alloc(64, padded);
+  if (!p) fail("OVIS_OUT_OF_MEMORY", "host allocation of " + std::to_string(bytes) + " bytes failed for " + s.str());
+  Tensor r;
+  r.storage = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  r.data = p;
+  r.dtype = t;
+  r.device = DeviceKind::Host;
+  r.shape = s;
+  return r;
+}
+
+Tensor host_f32(const Shape& s) { return host_alloc(s, DType::F32); }
+
+Tensor host_view(void* data, const Shape& s, DType t) {
+  Tensor r;
+  r.data = data;
+  r.dtype = t;
+  r.device = DeviceKind::Host;
+  r.shape = s;
+  return r;
+}
+
+float bf16_to_f32(uint16_t v) {
+  uint32_t u = uint32_t(v) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t f32_to_bf16(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+  return uint16_t(u >> 16);
+}
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t man = h & 0x3ffu;
+  uint32_t u;
+  if (exp == 0) {
+    if (man == 0) {
+      u = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        man <<= 1;
+        ++e;
+      } while (!(man & 0x400u));
+      u = sign | uint32_t(127 - 15 - e) << 23 | (man & 0x3ffu) << 13;
+    }
+  } else if (exp == 31) {
+    u = sign | 0x7f800000u | man << 13;
+  } else {
+    u = sign | (exp + 112) << 23 | man << 13;
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t f32_to_f16(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  uint16_t sign = uint16_t((u >> 16) & 0x8000u);
+  uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return uint16_t(sign | 0x7e00u);  // NaN
+  if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // overflow (>= 65520 rounds to inf) or inf
+  if (a < 0x38800000u) {                                 // below the smallest normal f16: subnormal or zero
+    if (a < 0x33000000u) return sign;                    // < 2^-25 rounds to zero
+    uint32_t e = a >> 23;
+    uint32_t man = (a & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126 - e;  // 14 + (113 - e) - 1 + ... : value = man * 2^(e-150), f16 unit 2^-24
+    // f16 subnormal count = value / 2^-24 = man * 2^(e - 126)
+    uint32_t q = man >> shift;
+    uint32_t rem = man & ((1u << shift) - 1);
+    uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (q & 1u))) ++q;
+    return uint16_t(sign | q);
+  }
+  uint32_t r = a + 0xfffu + ((a >> 13) & 1u) - (112u << 23);  // rebias and round to nearest even
+  return uint16_t(sign | (r >> 13));
+}
+
+void convert_to_f32(const void* src, DType t, float* dst, size_t n) {
+  switch (t) {
+    case DType::F32:
+      std::memcpy(dst, src, n * 4);
+      return;
+    case DType::BF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      return;
+    }
+    case DType::F16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+      return;
+    }
+    case DType::I32:
+      break;
+  }
+  fail("OVIS_BAD_ARGUMENT", std::string("convert_to_f32: dtype ") + dtype_name(t) + " is not a float type");
+}
+
+}  // namespace ovis

@@ -1,0 +1,274 @@
+// Engine: owns the backend, the weights and the three networks; validates inputs at its boundary.
+#include "engine.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "io/weights.h"
+#include "model/mmdit.h"
+#include "model/qwen3.h"
+#include "model/sampler.h"
+#include "model/vae.h"
+
+namespace ovis {
+
+void check_cancel(const CancelFlag* cancel) {
+  if (cancel && cancel->load(std::memory_order_relaxed)) throw Error("ABORT_ERR", "aborted");
+}
+
+struct Engine::Impl {
+  WeightPlan plan;
+  std::unique_ptr<Backend> be;
+  std::unique_ptr<WeightStore> weights;
+  std::unique_ptr<Qwen3> text;
+  std::unique_ptr<MMDiT> dit;
+  std::unique_ptr<VaeDecoder> decoder;
+  std::unique_ptr<VaeEncoder> encoder;
+
+  const Qwen3& need_text() const {
+    if (!text) fail("OVIS_BAD_WEIGHTS", "the weight plan has no text encoder (no te.* config)");
+    return *text;
+  }
+  const MMDiT& need_dit() const {
+    if (!dit) fail("OVIS_BAD_WEIGHTS", "the weight plan has no transformer (no dit.* config)");
+    return *dit;
+  }
+  const VaeDecoder& need_decoder() const {
+    if (!decoder) fail("OVIS_BAD_WEIGHTS", "the weight plan has no VAE (no vae.* config)");
+    return *decoder;
+  }
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+void require_host(const Tensor& t, DType dtype, const std::string& name, const std::string& expected) {
+  OVIS_CHECK_ARG(t.data != nullptr, name + " is missing (expected " + expected + ")");
+  OVIS_CHECK_ARG(t.device == DeviceKind::Host, name + " must be a host tensor");
+  OVIS_CHECK_ARG(t.dtype == dtype, name + " must be " + dtype_name(dtype) + " " + expected + ", got " +
+                                       dtype_name(t.dtype));
+}
+
+bool all_finite(const Tensor& t) {
+  const float* p = t.ptr<float>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
+// ids, mask host I32 [B, T]; ids within the vocabulary; mask 0/1. Returns the mask as F32.
+Tensor check_tokens(const Tensor& ids, const Tensor& mask, int vocab, const std::string& what) {
+  require_host(ids, DType::I32, what + " ids", "[B, T]");
+  require_host(mask, DType::I32, what + " mask", "[B, T]");
+  OVIS_CHECK_ARG(ids.shape.rank == 2 && ids.shape[0] > 0 && ids.shape[1] > 0,
+                 what + " ids must be I32 [B, T], got " + ids.shape.str());
+  OVIS_CHECK_ARG(mask.shape == ids.shape, what + " mask must be I32 " + ids.shape.str() + " like the ids, got " +
+                                              mask.shape.str());
+  Tensor maskf = host_f32(mask.shape);
+  for (int64_t i = 0; i < ids.numel(); ++i) {
+    const int32_t id = ids.ptr<int32_t>()[i];
+    OVIS_CHECK_ARG(id >= 0 && id < vocab, what + " ids must be in [0, " + std::to_string(vocab) + "), found " +
+                                              std::to_string(id));
+    const int32_t m = mask.ptr<int32_t>()[i];
+    OVIS_CHECK_ARG(m == 0 || m == 1, what + " mask values must be 0 or 1, found " + std::to_string(m));
+    maskf.ptr<float>()[i] = float(m);
+  }
+  return maskf;
+}
+
+// (hidden * mask)[:, drop:] on the host: the conditioning the MMDiT reads.
+Tensor masked_embeds(const Tensor& hidden, const Tensor& maskf, int drop) {
+  const int64_t B = hidden.shape[0], T = hidden.shape[1], H = hidden.shape[2], keep = T - drop;
+  Tensor out = host_f32({B, keep, H});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < keep; ++t) {
+      const float m = maskf.ptr<float>()[b * T + drop + t];
+      const float* src = hidden.ptr<float>() + (b * T + drop + t) * H;
+      float* dst = out.ptr<float>() + (b * keep + t) * H;
+      for (int64_t h = 0; h < H; ++h) dst[h] = src[h] * m;
+    }
+  return out;
+}
+
+}  // namespace
+
+Engine::Engine(const WeightPlan& plan, const EngineOptions& options) : impl_(new Impl) {
+  impl_->plan = plan;
+  impl_->be = create_backend(options.backend);
+  impl_->weights.reset(new WeightStore(impl_->plan, *impl_->be));
+  const WeightStore& ws = *impl_->weights;
+  if (plan.has_text) impl_->text.reset(new Qwen3(plan.text, ws));
+  if (plan.has_dit) impl_->dit.reset(new MMDiT(plan.dit, ws));
+  if (plan.has_vae) {
+    impl_->decoder.reset(new VaeDecoder(plan.vae, ws));
+    if (VaeEncoder::present(ws)) impl_->encoder.reset(new VaeEncoder(plan.vae, ws));
+  }
+}
+
+Engine::~Engine() = default;
+
+std::string Engine::backend_name() const { return impl_->be->name(); }
+const WeightPlan& Engine::plan() const { return impl_->plan; }
+
+Tensor Engine::encode_text(const Tensor& ids, const Tensor& mask, const CancelFlag* cancel) {
+  const Qwen3& text = impl_->need_text();
+  Backend& be = *impl_->be;
+  Tensor maskf = check_tokens(ids, mask, text.config().vocab, "prompt");
+  Tensor out = text.forward(be, be.upload(ids), be.upload(maskf), cancel);
+  return be.to_host_f32(out);
+}
+
+Tensor Engine::dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, const Tensor& img_ids,
+                           const Tensor& txt_ids, const CancelFlag* cancel) {
+  const MMDiT& dit = impl_->need_dit();
+  const DitConfig& c = dit.config();
+  Backend& be = *impl_->be;
+  const std::string in = std::to_string(c.in_channels), cd = std::to_string(c.context_dim);
+  const std::string axes = std::to_string(c.axes_dims.size());
+  require_host(x, DType::F32, "x", "[B, L, " + in + "]");
+  require_host(ctx, DType::F32, "ctx", "[B, T, " + cd + "]");
+  require_host(t, DType::F32, "t", "[B]");
+  require_host(img_ids, DType::F32, "img_ids", "[L, " + axes + "]");
+  require_host(txt_ids, DType::F32, "txt_ids", "[T, " + axes + "]");
+  OVIS_CHECK_ARG(x.shape.rank == 3 && x.shape[0] > 0 && x.shape[1] > 0 && x.shape[2] == c.in_channels,
+                 "x must be [B, L, " + in + "], got " + x.shape.str());
+  const int64_t B = x.shape[0], L = x.shape[1];
+  OVIS_CHECK_ARG(ctx.shape.rank == 3 && ctx.shape[0] == B && ctx.shape[1] > 0 && ctx.shape[2] == c.context_dim,
+                 "ctx must be [" + std::to_string(B) + ", T, " + cd + "], got " + ctx.shape.str());
+  const int64_t T = ctx.shape[1];
+  OVIS_CHECK_ARG(t.shape.rank == 1 && t.shape[0] == B, "t must be [" + std::to_string(B) + "], got " + t.shape.str());
+  OVIS_CHECK_ARG(img_ids.shape == Shape({L, int64_t(c.axes_dims.size())}),
+                 "img_ids must be [" + std::to_string(L) + ", " + axes + "], got " + img_ids.shape.str());
+  OVIS_CHECK_ARG(txt_ids.shape == Shape({T, int64_t(c.axes_dims.size())}),
+                 "txt_ids must be [" + std::to_string(T) + ", " + axes + "], got " + txt_ids.shape.str());
+  std::vector<float> sigmas(t.ptr<float>(), t.ptr<float>() + B);
+  RopeTables rope = dit.rope(be, txt_ids, img_ids);
+  Tensor v = dit.forward(be, be.upload(x), be.upload(ctx), sigmas, rope, cancel);
+  return be.to_host_f32(v);
+}
+
+Tensor Engine::vae_decode(const Tensor& z, const CancelFlag* cancel) {
+  const VaeDecoder& dec = impl_->need_decoder();
+  const int lat = impl_->plan.vae.latent_channels;
+  require_host(z, DType::F32, "z", "[B, " + std::to_string(lat) + ", h, w]");
+  OVIS_CHECK_ARG(z.shape.rank == 4 && z.shape[0] > 0 && z.shape[1] == lat && z.shape[2] > 0 && z.shape[3] > 0,
+                 "z must be [B, " + std::to_string(lat) + ", h, w], got " + z.shape.str());
+  Backend& be = *impl_->be;
+  return be.to_host_f32(dec.forward(be, be.upload(z), cancel));
+}
+
+void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const CancelFlag* cancel) {
+  impl_->need_decoder();
+  if (!impl_->encoder) fail("OVIS_BAD_WEIGHTS", "the VAE weights have no encoder (vae.enc.* tensors missing)");
+  const VaeConfig& c = impl_->plan.vae;
+  require_host(image, DType::F32, "image", "[B, " + std::to_string(c.in_channels) + ", H, W]");
+  OVIS_CHECK_ARG(image.shape.rank == 4 && image.shape[0] > 0 && image.shape[1] == c.in_channels,
+                 "image must be [B, " + std::to_string(c.in_channels) + ", H, W], got " + image.shape.str());
+  Backend& be = *impl_->be;
+  Tensor moments = be.to_host_f32(impl_->encoder->forward(be, be.upload(image), cancel));
+  const int64_t B = moments.shape[0], C = c.latent_channels, HW = moments.shape[2] * moments.shape[3];
+  Shape half({B, C, moments.shape[2], moments.shape[3]});
+  Tensor m = host_f32(half), lv = host_f32(half);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < C * HW; ++i) {
+      m.ptr<float>()[b * C * HW + i] = moments.ptr<float>()[b * 2 * C * HW + i];
+      // Clamped like the reference posterior (diffusers DiagonalGaussianDistribution).
+      const float v = moments.ptr<float>()[b * 2 * C * HW + C * HW + i];
+      lv.ptr<float>()[b * C * HW + i] = v < -30.0f ? -30.0f : v > 20.0f ? 20.0f : v;
+    }
+  if (mean) *mean = m;
+  if (logvar) *logvar = lv;
+}
+
+GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& on_step, const CancelFlag* cancel) {
+  const MMDiT& dit = impl_->need_dit();
+  const VaeDecoder& dec = impl_->need_decoder();
+  const DitConfig& dc = dit.config();
+  const VaeConfig& vc = impl_->plan.vae;
+  Backend& be = *impl_->be;
+  const bool cfg = req.guidance > 1.0f;
+
+  // ---- validate everything before any work ----
+  OVIS_CHECK_ARG(std::isfinite(req.guidance), "guidance must be a finite number");
+  OVIS_CHECK_ARG(req.sigmas.size() >= 2, "sigmas must hold steps + 1 values (at least 2), got " +
+                                             std::to_string(req.sigmas.size()));
+  for (float s : req.sigmas) OVIS_CHECK_ARG(std::isfinite(s), "sigmas must be finite");
+  const int64_t lat = vc.latent_channels;
+  const std::string noise_shape = "[1, " + std::to_string(lat) + ", H/8, W/8] with even H/8 and W/8";
+  require_host(req.noise, DType::F32, "noise", noise_shape);
+  OVIS_CHECK_ARG(req.noise.shape.rank == 4 && req.noise.shape[0] == 1 && req.noise.shape[1] == lat &&
+                     req.noise.shape[2] > 0 && req.noise.shape[3] > 0 && req.noise.shape[2] % 2 == 0 &&
+                     req.noise.shape[3] % 2 == 0,
+                 "noise must be " + noise_shape + ", got " + req.noise.shape.str());
+  OVIS_CHECK_ARG(4 * lat == dc.in_channels, "the transformer takes " + std::to_string(dc.in_channels) +
+                                                " channels, 2x2 patches of the VAE latent give " + std::to_string(4 * lat));
+  OVIS_CHECK_ARG(all_finite(req.noise), "noise holds non-finite values");
+
+  GenerateResult result;
+  auto t0 = Clock::now();
+  // ---- text conditioning ----
+  auto condition = [&](const Tensor& embeds, const Tensor& ids, const Tensor& mask, const std::string& what) {
+    if (embeds.defined()) {
+      require_host(embeds, DType::F32, what + " embeddings", "[1, T, " + std::to_string(dc.context_dim) + "]");
+      OVIS_CHECK_ARG(embeds.shape.rank == 3 && embeds.shape[0] == 1 && embeds.shape[1] > 0 &&
+                         embeds.shape[2] == dc.context_dim,
+                     what + " embeddings must be [1, T, " + std::to_string(dc.context_dim) + "], got " +
+                         embeds.shape.str());
+      Tensor copy = host_f32(embeds.shape);
+      convert_to_f32(embeds.data, DType::F32, copy.ptr<float>(), size_t(embeds.numel()));
+      return copy;
+    }
+    const Qwen3& text = impl_->need_text();
+    Tensor maskf = check_tokens(ids, mask, text.config().vocab, what);
+    OVIS_CHECK_ARG(ids.shape[0] == 1, what + " ids must be [1, T], got " + ids.shape.str());
+    OVIS_CHECK_ARG(req.drop_prefix >= 0 && req.drop_prefix < ids.shape[1],
+                   "drop_prefix must be in [0, " + std::to_string(ids.shape[1]) + ")");
+    OVIS_CHECK_ARG(text.config().hidden == dc.context_dim,
+                   "the text encoder width " + std::to_string(text.config().hidden) +
+                       " differs from the transformer context width " + std::to_string(dc.context_dim));
+    Tensor hidden = be.to_host_f32(text.forward(be, be.upload(ids), be.upload(maskf), cancel));
+    return masked_embeds(hidden, maskf, req.drop_prefix);
+  };
+  result.prompt_embeds = condition(req.prompt_embeds, req.ids, req.mask, "prompt");
+  if (cfg) {
+    result.negative_embeds = condition(req.negative_embeds, req.neg_ids, req.neg_mask, "negative prompt");
+    OVIS_CHECK_ARG(result.negative_embeds.shape == result.prompt_embeds.shape,
+                   "negative prompt conditioning must have the prompt's shape " + result.prompt_embeds.shape.str() +
+                       ", got " + result.negative_embeds.shape.str());
+  }
+  be.sync();
+  result.ms_text = ms_since(t0);
+
+  // ---- denoise ----
+  t0 = Clock::now();
+  const int64_t h = req.noise.shape[2], w = req.noise.shape[3];
+  const int64_t T = result.prompt_embeds.shape[1];
+  const int n_axes = int(dc.axes_dims.size());
+  RopeTables rope = dit.rope(be, text_position_ids(T, n_axes), image_position_ids(h / 2, w / 2, n_axes));
+  SamplerInputs in;
+  in.x = be.upload(pack_latents(req.noise));
+  in.ctx = be.upload(result.prompt_embeds);
+  if (cfg) in.ctx_neg = be.upload(result.negative_embeds);
+  in.sigmas = req.sigmas;
+  in.guidance = req.guidance;
+  in.report_latents = req.report_latents;
+  Tensor x = euler_sample(be, dit, in, rope, on_step, cancel);
+  result.latents = be.to_host_f32(x);
+  result.ms_denoise = ms_since(t0);
+
+  // ---- decode ----
+  check_cancel(cancel);
+  t0 = Clock::now();
+  Tensor z = unpack_latents(result.latents, lat, h, w);
+  for (int64_t i = 0; i < z.numel(); ++i) z.ptr<float>()[i] = z.ptr<float>()[i] / vc.scaling_factor + vc.shift_factor;
+  result.image = be.to_host_f32(dec.forward(be, be.upload(z), cancel));
+  result.ms_decode = ms_since(t0);
+  return result;
+}
+
+}  // namespace ovis

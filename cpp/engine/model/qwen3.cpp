@@ -1,0 +1,57 @@
+#include "model/qwen3.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "engine.h"
+#include "model/rope.h"
+
+namespace ovis {
+
+Qwen3::Qwen3(const TextConfig& c, const WeightStore& ws) : c_(c) {
+  const int64_t H = c.hidden, hd = c.head_dim, I = c.intermediate;
+  const int64_t q_dim = int64_t(c.heads) * hd, kv_dim = int64_t(c.kv_heads) * hd;
+  embed_ = &ws.get("te.embed.weight", {c.vocab, H});
+  norm_ = &ws.get("te.norm.weight", {H});
+  for (int i = 0; i < c.layers; ++i) {
+    const std::string p = "te.layers." + std::to_string(i) + ".";
+    layers_.push_back({&ws.get(p + "attn_norm.weight", {H}), &ws.get(p + "qkv.weight", {q_dim + 2 * kv_dim, H}),
+                       &ws.get(p + "q_norm.weight", {hd}), &ws.get(p + "k_norm.weight", {hd}),
+                       &ws.get(p + "o.weight", {H, q_dim}), &ws.get(p + "mlp_norm.weight", {H}),
+                       &ws.get(p + "mlp_in.weight", {2 * I, H}), &ws.get(p + "mlp_out.weight", {H, I})});
+  }
+}
+
+Tensor Qwen3::forward(Backend& be, const Tensor& ids, const Tensor& mask, const std::atomic<bool>* cancel) const {
+  OVIS_CHECK_ARG(ids.shape.rank == 2 && ids.dtype == DType::I32, "token ids must be I32 [B, T], got " + ids.shape.str());
+  OVIS_CHECK_ARG(mask.shape == ids.shape, "attention mask must match the ids " + ids.shape.str() + ", got " +
+                                              mask.shape.str());
+  const int64_t B = ids.shape[0], T = ids.shape[1], hd = c_.head_dim;
+  const int64_t q_dim = int64_t(c_.heads) * hd, kv_dim = int64_t(c_.kv_heads) * hd;
+  const RopeTables rope = rope_half_tables(be, T, c_.head_dim, c_.rope_theta);
+  const float scale = 1.0f / std::sqrt(float(hd));
+
+  Tensor h = be.embedding(*embed_, ids);
+  for (const Layer& l : layers_) {
+    check_cancel(cancel);
+    {
+      Tensor qkv = be.linear(be.rms_norm(h, *l.attn_norm, c_.eps), *l.qkv, nullptr);
+      Tensor q = be.rms_norm(be.slice(qkv, 2, 0, q_dim).view({B, T, c_.heads, hd}), *l.q_norm, c_.eps);
+      Tensor k = be.rms_norm(be.slice(qkv, 2, q_dim, kv_dim).view({B, T, c_.kv_heads, hd}), *l.k_norm, c_.eps);
+      Tensor v = be.slice(qkv, 2, q_dim + kv_dim, kv_dim).view({B, T, c_.kv_heads, hd});
+      qkv = Tensor{};
+      be.rope_half_(q, rope.cos, rope.sin);
+      be.rope_half_(k, rope.cos, rope.sin);
+      Tensor a = be.attention(q, k, v, scale, true, &mask).view({B, T, q_dim});
+      be.add_(h, be.linear(a, *l.o, nullptr));
+    }
+    {
+      Tensor m = be.rms_norm(h, *l.mlp_norm, c_.eps);
+      be.add_(h, be.linear(be.swiglu(be.linear(m, *l.mlp_in, nullptr)), *l.mlp_out, nullptr));
+    }
+  }
+  check_cancel(cancel);
+  return be.rms_norm(h, *norm_, c_.eps);
+}
+
+}  // namespace ovis

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { ModelLoadError } from '../errors.js';
+import { detectLayout } from '../model/index.js';
+import { PromptTokenizer, MAX_TOKENS } from '../tokenizer/index.js';
+import { addModelOptions, localModel, modelFromOptions, type ModelOptionValues } from './model-options.js';
+import { printWarning } from './output.js';
+
+interface TokenizeOptions extends ModelOptionValues {
+  prompt: string;
+}
+
+export function registerTokenize(program: Command): void {
+  const command = program.command('tokenize').description("print a prompt's token ids and mask as the text encoder gets them");
+  addModelOptions(command)
+    .requiredOption('-p, --prompt <text>', 'the prompt')
+    .action(async (options: TokenizeOptions) => {
+      const model = await localModel(modelFromOptions(command, options));
+      // only the tokenizer is needed: find its folder without reading any weights
+      const dir = typeof model !== 'string' && model.tokenizer !== undefined ? model.tokenizer : (await detectLayout(model)).tokenizerDir;
+      if (!dir) throw new ModelLoadError('MODEL_MISSING_COMPONENT', 'no tokenizer found for this model (pass --tokenizer <dir>)');
+      const out = (await PromptTokenizer.load(dir)).encode(options.prompt);
+      if (out.truncated) printWarning(`the prompt was truncated: its chat text has ${out.tokenCount} tokens, the model reads ${MAX_TOKENS}`);
+      process.stdout.write(JSON.stringify({ input_ids: Array.from(out.inputIds), attention_mask: Array.from(out.attentionMask), truncated: out.truncated }) + '\n');
+    });
+}

@@ -1,0 +1,159 @@
+import { planDTypeOf, planDTypeSize, numel, type PlanDType } from './dtype.js';
+import type { TensorSpec } from './plan-spec.js';
+import type { ComponentName, DitConfig, ModelProblem, TensorSource, TextEncoderConfig, VaeConfig } from './types.js';
+
+export interface PlanPiece {
+  file: string; // absolute path
+  offset: number; // absolute byte offset in `file`
+  dtype: PlanDType;
+  shape: number[];
+  source: string; // the stored key it comes from (for messages; not written to plan text)
+}
+
+export interface PlanTensor {
+  name: string;
+  dtype: PlanDType;
+  shape: number[];
+  pieces: PlanPiece[];
+}
+
+export interface PlanConfigEntry {
+  key: string;
+  value: number | number[];
+}
+
+/** The canonical tensors of a model and where their bytes are (docs/WEIGHTS.md). */
+export interface WeightPlan {
+  config: PlanConfigEntry[];
+  tensors: PlanTensor[];
+}
+
+export interface ComponentPlan {
+  tensors: PlanTensor[];
+  problems: ModelProblem[];
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const dims = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+/**
+ * Matches a component's specs against its stored tensors: every spec whose pieces are all present,
+ * well-shaped and of a float dtype becomes a plan tensor; everything else becomes a problem, as does
+ * every stored tensor no spec used (unless `ignore` says it is not ours).
+ */
+export function buildComponentPlan(args: {
+  component: ComponentName;
+  source: TensorSource;
+  prefix: string;
+  specs: TensorSpec[];
+  where: string; // the component's file (or shard index) for messages about absent tensors
+  ignore?: (key: string) => boolean;
+}): ComponentPlan {
+  const { component, source, prefix, specs, where } = args;
+  const problems = new Map<string, ModelProblem>();
+  const report = (p: Omit<ModelProblem, 'component'>): void => {
+    const id = `${p.code} ${p.tensor ?? ''}`;
+    if (!problems.has(id)) problems.set(id, { ...p, component });
+  };
+  const used = new Set<string>();
+  const tensors: PlanTensor[] = [];
+  for (const spec of specs) {
+    const pieces: PlanPiece[] = [];
+    for (const p of spec.pieces) {
+      const key = prefix + p.key;
+      used.add(key);
+      const stored = source.tensors.get(key);
+      if (!stored) {
+        report({ code: 'TENSOR_MISSING', file: where, tensor: key, message: `${where}: tensor '${key}' is missing (expected shape ${dims(p.shape)}, for ${spec.name})` });
+        continue;
+      }
+      if (!sameShape(stored.shape, p.shape)) {
+        report({ code: 'TENSOR_BAD_SHAPE', file: stored.file, tensor: key, message: `${stored.file}: tensor '${key}' has shape ${dims(stored.shape)}, expected ${dims(p.shape)} from the config (for ${spec.name})` });
+        continue;
+      }
+      const dtype = planDTypeOf(stored.dtype);
+      if (!dtype) {
+        report({ code: 'SAFETENSORS_BAD_DTYPE', file: stored.file, tensor: key, message: `${stored.file}: tensor '${key}' is ${stored.dtype}; weights must be F32, F16 or BF16` });
+        continue;
+      }
+      const [first, last] = p.rows ?? [0, p.shape[0] ?? 1];
+      const rowElements = numel(p.shape.slice(1));
+      pieces.push({
+        file: stored.file,
+        offset: stored.offset + first * rowElements * planDTypeSize(dtype),
+        dtype,
+        shape: p.rows ? [last - first, ...p.shape.slice(1)] : [...p.shape],
+        source: key,
+      });
+    }
+    if (pieces.length !== spec.pieces.length) continue;
+    const dtypes = new Set(pieces.map((p) => p.dtype));
+    const dtype = dtypes.size === 1 ? (pieces[0]?.dtype ?? 'f32') : 'f32';
+    tensors.push({ name: spec.name, dtype, shape: [...spec.shape], pieces });
+  }
+  for (const [key, t] of source.tensors) {
+    if (used.has(key) || args.ignore?.(key)) continue;
+    report({ code: 'TENSOR_UNEXPECTED', file: t.file, tensor: key, message: `${t.file}: unexpected tensor '${key}' ${dims(t.shape)} (not part of the ${component} this config describes)` });
+  }
+  return { tensors, problems: [...problems.values()] };
+}
+
+export function ditPlanConfig(c: DitConfig): PlanConfigEntry[] {
+  return [
+    { key: 'dit.in_channels', value: c.inChannels },
+    { key: 'dit.out_channels', value: c.outChannels },
+    { key: 'dit.num_heads', value: c.numHeads },
+    { key: 'dit.head_dim', value: c.headDim },
+    { key: 'dit.num_double', value: c.numDouble },
+    { key: 'dit.num_single', value: c.numSingle },
+    { key: 'dit.context_dim', value: c.contextDim },
+    { key: 'dit.mlp_hidden', value: c.mlpHidden },
+    { key: 'dit.axes_dims', value: c.axesDims },
+    { key: 'dit.theta', value: c.theta },
+    { key: 'dit.eps', value: c.eps },
+  ];
+}
+
+export function textPlanConfig(c: TextEncoderConfig): PlanConfigEntry[] {
+  return [
+    { key: 'te.hidden', value: c.hidden },
+    { key: 'te.layers', value: c.layers },
+    { key: 'te.heads', value: c.heads },
+    { key: 'te.kv_heads', value: c.kvHeads },
+    { key: 'te.head_dim', value: c.headDim },
+    { key: 'te.intermediate', value: c.intermediate },
+    { key: 'te.vocab', value: c.vocab },
+    { key: 'te.eps', value: c.eps },
+    { key: 'te.rope_theta', value: c.ropeTheta },
+  ];
+}
+
+export function vaePlanConfig(c: VaeConfig): PlanConfigEntry[] {
+  return [
+    { key: 'vae.in_channels', value: c.inChannels },
+    { key: 'vae.out_channels', value: c.outChannels },
+    { key: 'vae.latent_channels', value: c.latentChannels },
+    { key: 'vae.block_out_channels', value: c.blockOutChannels },
+    { key: 'vae.layers_per_block', value: c.layersPerBlock },
+    { key: 'vae.groups', value: c.groups },
+    { key: 'vae.eps', value: c.eps },
+    { key: 'vae.scaling_factor', value: c.scalingFactor },
+    { key: 'vae.shift_factor', value: c.shiftFactor },
+    { key: 'vae.mid_attention', value: c.midAttention ? 1 : 0 },
+  ];
+}
+
+/** The plan text that cpp/engine/io/plan.cpp parses (docs/WEIGHTS.md "Plan text"). */
+export function formatPlanText(plan: WeightPlan): string {
+  const files = new Map<string, number>();
+  for (const t of plan.tensors) for (const p of t.pieces) if (!files.has(p.file)) files.set(p.file, files.size);
+  const lines = ['ovis-plan 1'];
+  for (const [file, index] of files) lines.push(`file ${index} ${file}`);
+  for (const { key, value } of plan.config) lines.push(`config ${key} ${Array.isArray(value) ? value.join(',') : String(value)}`);
+  for (const t of plan.tensors) {
+    lines.push(`tensor ${t.name} ${t.dtype} ${t.shape.join(',')}`);
+    for (const p of t.pieces) lines.push(`piece ${files.get(p.file)} ${p.offset} ${p.dtype} ${p.shape.join(',')}`);
+  }
+  lines.push('end');
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,97 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ModelLoadError } from '../errors.js';
+import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
+import type { StoredTensor, TensorSource } from './types.js';
+
+const INDEX_SUFFIX = '.safetensors.index.json';
+
+export async function pathKind(p: string): Promise<'file' | 'dir' | undefined> {
+  try {
+    const s = await stat(p);
+    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The weights file of a component folder: an index of shards if there is one, else the preferred
+ * (or only) `.safetensors` file. Undefined when the folder holds no weights.
+ */
+export async function findWeightsIn(dir: string, preferred: readonly string[]): Promise<string | undefined> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch {
+    return undefined;
+  }
+  const indexes = names.filter((n) => n.endsWith(INDEX_SUFFIX));
+  const byPreference = (list: string[]): string | undefined =>
+    preferred.map((p) => list.find((n) => n.startsWith(p))).find((n) => n !== undefined) ?? list[0];
+  const index = byPreference(indexes);
+  if (index) return path.join(dir, index);
+  const single = byPreference(names.filter((n) => n.endsWith('.safetensors')));
+  return single ? path.join(dir, single) : undefined;
+}
+
+function storedTensors(header: SafetensorsHeader): StoredTensor[] {
+  return header.tensors.map((t) => ({
+    key: t.key,
+    file: header.file,
+    dtype: t.dtype,
+    shape: t.shape,
+    offset: header.dataStart + t.begin,
+    byteLength: t.end - t.begin,
+  }));
+}
+
+/** Reads the headers of a `.safetensors` file or of every shard of a `.safetensors.index.json`. */
+export async function openTensorSource(weightsPath: string): Promise<TensorSource> {
+  const file = path.resolve(weightsPath);
+  if (!file.endsWith(INDEX_SUFFIX)) {
+    const header = await readSafetensorsHeader(file);
+    return { files: [file], tensors: new Map(storedTensors(header).map((t) => [t.key, t])) };
+  }
+  const weightMap = await readWeightMap(file);
+  const shardNames = [...new Set(weightMap.values())];
+  const tensors = new Map<string, StoredTensor>();
+  const files: string[] = [];
+  for (const shardName of shardNames) {
+    const shard = path.resolve(path.dirname(file), shardName);
+    if ((await pathKind(shard)) !== 'file') {
+      throw new ModelLoadError('MODEL_MISSING_COMPONENT', `${file}: shard '${shardName}' is missing (expected ${shard})`, { file: shard });
+    }
+    files.push(shard);
+    for (const t of storedTensors(await readSafetensorsHeader(shard))) tensors.set(t.key, t);
+  }
+  for (const [key, shardName] of weightMap) {
+    const found = tensors.get(key);
+    if (!found || path.basename(found.file) !== path.basename(shardName)) {
+      const shard = path.resolve(path.dirname(file), shardName);
+      throw new ModelLoadError('TENSOR_MISSING', `${shard}: tensor '${key}' is listed in ${path.basename(file)} but not stored in this shard`, { file: shard, tensor: key });
+    }
+  }
+  return { files, tensors };
+}
+
+async function readWeightMap(file: string): Promise<Map<string, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: cannot read the shard index: ${(err as Error).message}`, { file });
+  }
+  const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['weight_map'] : undefined;
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: field 'weight_map': expected an object mapping tensor names to shard files`, { file });
+  }
+  const out = new Map<string, string>();
+  for (const [key, shard] of Object.entries(weightMap)) {
+    if (typeof shard !== 'string' || shard.length === 0 || shard.includes('/') || shard.includes('\\')) {
+      throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: field 'weight_map.${key}': expected a shard file name, got ${JSON.stringify(shard)}`, { file });
+    }
+    out.set(key, shard);
+  }
+  return out;
+}

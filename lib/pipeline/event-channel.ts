@@ -1,0 +1,72 @@
+/** A push-to-pull bridge: producers push events, one consumer iterates them with for await. */
+export class EventChannel<T> implements AsyncIterableIterator<T> {
+  private readonly buffered: T[] = [];
+  private waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
+  private done = false;
+  private failure: { error: unknown } | undefined;
+  private readonly onReturn: () => void;
+
+  /** onReturn runs when the consumer stops early (break, return, throw in the loop body). */
+  constructor(onReturn: () => void = () => {}) {
+    this.onReturn = onReturn;
+  }
+
+  push(value: T): void {
+    if (this.done) return;
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.resolve({ value, done: false });
+    } else {
+      this.buffered.push(value);
+    }
+  }
+
+  end(): void {
+    this.settle();
+  }
+
+  fail(error: unknown): void {
+    this.settle({ error });
+  }
+
+  private settle(failure?: { error: unknown }): void {
+    if (this.done) return;
+    this.done = true;
+    this.failure = failure;
+    const w = this.waiting;
+    this.waiting = undefined;
+    if (!w) return;
+    if (failure) w.reject(failure.error);
+    else w.resolve({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const value = this.buffered.shift();
+    if (value !== undefined) return Promise.resolve({ value, done: false });
+    if (this.done) {
+      if (this.failure) {
+        const { error } = this.failure;
+        this.failure = undefined; // report the failure once
+        return Promise.reject(error);
+      }
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    if (!this.done) {
+      this.done = true;
+      this.buffered.length = 0;
+      this.onReturn();
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Builds the pipeline's parts from a model: fetch it from the Hub when it is a model id (lib/hub),
+ * resolve the checkpoint (lib/model), load the tokenizer (lib/tokenizer), pick the addon and device and
+ * start the native engine with the weight plan (lib/native).
+ */
+import path from 'node:path';
+import { AbortError, OvisError } from '../errors.js';
+import { downloadModel, isHubModelId } from '../hub/index.js';
+import { assertUsable, formatPlanText, resolveModel, type ModelFiles, type ResolvedModel } from '../model/index.js';
+import { cpuBackend, formatBackendInfo, NativeModelEngine, selectBackend, type BackendInfo } from '../native/index.js';
+import type { NativeBinding } from '../../types/native.js';
+import { PREFIX_TOKENS, PromptTokenizer } from '../tokenizer/index.js';
+import type { LoadProgress, ResolvedLoadOptions } from './options.js';
+import type { PipelineParts } from './parts.js';
+
+/**
+ * A model folder, a Hugging Face model id `owner/name[@revision]` (an existing local path of that name
+ * wins), or each component's file or folder (transformer, textEncoder, vae, tokenizer, scheduler).
+ */
+export type ModelSource = string | ModelFiles;
+
+type Report = (phase: LoadProgress['phase'], message: string, extra?: Partial<LoadProgress>) => void;
+
+export async function loadPipelineParts(model: ModelSource, options: ResolvedLoadOptions): Promise<PipelineParts> {
+  const progress: Report = (phase, message, extra) => {
+    options.onProgress?.({ phase, message, ...extra });
+  };
+  const checkAbort = (): void => {
+    if (options.signal?.aborted) throw new AbortError('Loading was aborted', { cause: options.signal.reason });
+  };
+  checkAbort();
+  const hubId = typeof model === 'string' && isHubModelId(model) ? model : undefined;
+  const local = hubId ? await fetchFromHub(hubId, options.signal, progress) : model;
+  checkAbort();
+  progress('resolve', 'reading configs and tensor headers');
+  const resolved = assertUsable(await resolveModel(local));
+  checkAbort();
+  progress('tokenizer', 'loading the tokenizer');
+  const tokenizer = await PromptTokenizer.load(resolved.components.tokenizer.dir!);
+  checkAbort();
+  const { engine, info } = await startEngine(formatPlanText(resolved.plan), options, progress);
+  progress('ready', `ready on ${engine.backendName}`);
+  return {
+    engine,
+    tokenizer,
+    scheduler: resolved.components.scheduler.config,
+    dropPrefix: PREFIX_TOKENS,
+    modelName: hubId ?? modelName(model, resolved),
+    backendInfo: info,
+  };
+}
+
+/** Downloads (or finds in the HF cache) a Hub model; returns its snapshot folder. */
+async function fetchFromHub(id: string, signal: AbortSignal | undefined, progress: Report): Promise<string> {
+  progress('download', `looking up ${id} in the Hugging Face cache and on the Hub`);
+  try {
+    return await downloadModel(id, {
+      signal,
+      onProgress: (p) => progress('download', `downloading ${id}: ${p.file}`, { download: p }),
+    });
+  } catch (err) {
+    if (err instanceof OvisError && err.code === 'HUB_NOT_FOUND') {
+      throw new OvisError(err.code, `${err.message} (no local folder "${id}" exists either)`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Creates the engine on the chosen backend. With device 'auto', a CUDA engine that cannot start
+ * (OVIS_UNAVAILABLE, e.g. cuBLASLt not found) falls back to the CPU and says so.
+ */
+async function startEngine(planText: string, options: ResolvedLoadOptions, progress: Report): Promise<{ engine: NativeModelEngine; info: BackendInfo }> {
+  const create = (binding: NativeBinding, device: string): Promise<NativeModelEngine> =>
+    NativeModelEngine.create(planText, {
+      device,
+      binding,
+      threads: options.threads,
+      precision: options.precision,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  const chosen = selectBackend(options.device);
+  progress('backend', formatBackendInfo(chosen.info));
+  progress('weights', `loading weights on ${chosen.info.device}`);
+  try {
+    return { engine: await create(chosen.binding, chosen.info.device), info: chosen.info };
+  } catch (err) {
+    const fallback = options.device === 'auto' && chosen.info.backend === 'cuda' && err instanceof OvisError && err.code === 'OVIS_UNAVAILABLE';
+    if (!fallback) throw err;
+    const cpu = cpuBackend('auto', `device 'auto': CPU, because the CUDA engine could not start: ${err.message}`);
+    progress('backend', formatBackendInfo(cpu.info));
+    progress('weights', 'loading weights on cpu');
+    return { engine: await create(cpu.binding, 'cpu'), info: cpu.info };
+  }
+}
+
+function modelName(model: ModelSource, resolved: ResolvedModel): string {
+  if (resolved.root) return path.basename(resolved.root);
+  if (typeof model === 'string') return path.basename(path.resolve(model));
+  const file = resolved.components.transformer.files[0];
+  return file ? path.basename(file) : 'ovis-image';
+}

@@ -1,0 +1,93 @@
+/**
+ * Typings of the native addon (cpp/addon). Loaded by lib/native/binding.ts; users never see it directly.
+ * Every async method runs on the engine's own worker thread, one call at a time, in call order.
+ * Rejections are Errors with a `code` (see lib/errors.ts): OVIS_BAD_ARGUMENT, OVIS_BAD_WEIGHTS,
+ * OVIS_OUT_OF_MEMORY, OVIS_DISPOSED, OVIS_BACKEND, OVIS_UNAVAILABLE, ABORT_ERR, OVIS_INTERNAL.
+ */
+export interface NativeTensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+export interface NativeEngineOptions {
+  /** 'cpu' | 'cuda' | 'cuda:N' */
+  device: string;
+  /** CPU threads; 0 = all cores. */
+  threads: number;
+  /** CUDA only: f32 activations and GEMMs instead of bf16. */
+  fp32: boolean;
+}
+
+export interface NativeStepEvent {
+  step: number;
+  steps: number;
+  sigma: number;
+  /** Packed latents [1, L, 64], only when `reportLatents` was set. */
+  latents?: Float32Array;
+}
+
+export interface NativeGenerateRequest {
+  ids: Int32Array;
+  mask: Int32Array;
+  negIds?: Int32Array;
+  negMask?: Int32Array;
+  /** Token count T of each prompt (ids.length === T). */
+  tokens: number;
+  dropPrefix: number;
+  /** Initial noise [1, C, H/8, W/8]. */
+  noise: Float32Array;
+  noiseShape: number[];
+  sigmas: Float32Array;
+  guidance: number;
+  reportLatents: boolean;
+}
+
+export interface NativeGenerateResult {
+  /** [1, 3, H, W] in [-1, 1]. */
+  image: NativeTensor;
+  latents: NativeTensor;
+  promptEmbeds: NativeTensor;
+  negativeEmbeds?: NativeTensor;
+  msText: number;
+  msDenoise: number;
+  msDecode: number;
+}
+
+export interface NativeEngine {
+  /** Maps the plan's files and uploads weights. Must resolve before any other call. Calling it again replaces the model. */
+  load(planText: string): Promise<void>;
+  /** e.g. 'cpu' or 'cuda:0'; '' until load() has resolved. */
+  readonly backendName: string;
+  encodeText(ids: Int32Array, mask: Int32Array, shape: number[]): Promise<NativeTensor>;
+  ditForward(
+    x: NativeTensor,
+    ctx: NativeTensor,
+    t: NativeTensor,
+    imgIds: NativeTensor,
+    txtIds: NativeTensor,
+  ): Promise<NativeTensor>;
+  vaeDecode(z: NativeTensor): Promise<NativeTensor>;
+  vaeEncode(image: NativeTensor): Promise<{ mean: NativeTensor; logvar: NativeTensor }>;
+  /**
+   * onStep is called on the JS thread after every denoising step (events are queued, never waited
+   * for). If it throws, the call is cancelled and rejects with what was thrown.
+   */
+  generate(request: NativeGenerateRequest, onStep?: (e: NativeStepEvent) => void): Promise<NativeGenerateResult>;
+  /**
+   * Sets the cancel flag: the running call (if any) rejects with ABORT_ERR at its next check. With no
+   * call running, it applies to the next queued call when it starts; a no-op when nothing is queued.
+   */
+  cancel(): void;
+  /** Cancels running work, waits for the worker, frees native memory. Later calls reject with OVIS_DISPOSED. */
+  dispose(): Promise<void>;
+  readonly disposed: boolean;
+}
+
+export interface NativeBinding {
+  Engine: new (options: NativeEngineOptions) => NativeEngine;
+  /** Which backends this binary was built with, e.g. ['cpu'] or ['cpu', 'cuda']. */
+  backends(): string[];
+  /** CUDA devices visible (0 without CUDA). */
+  cudaDeviceCount(): number;
+  version: string;
+}
