@@ -119,7 +119,7 @@ void launch_for_type(const AttentionArgs& a, cudaStream_t s) {
 }  // namespace
 
 void launch_attention_generic(const AttentionArgs& a, cudaStream_t s) {
-  if (a.batch * a.sq * a.hq == 0) return;
+  if (a.batch * a.sq * a.hq * a.hd == 0) return;  // empty output (as on the CPU), nothing to launch
   if (a.hd < 1 || a.hd > kMaxD)
     fail("OVIS_BAD_ARGUMENT", "attention: head_dim " + std::to_string(a.hd) + " is outside 1..512 (CUDA backend)");
   if (a.hq > 65535 || a.batch > 65535) fail("OVIS_BAD_ARGUMENT", "attention: too many heads or batch items");

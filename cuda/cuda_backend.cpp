@@ -159,7 +159,9 @@ Tensor CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias)
   if (x.shape.rank < 1 || x.shape[-1] != w.shape[1])
     fail("OVIS_BAD_ARGUMENT", std::string(op) + ": x " + x.shape.str() + " does not match w " + w.shape.str() +
                                   " (last dim of x must be K = w.shape[1])");
-  const int64_t n = w.shape[0], k = w.shape[1], m = k > 0 ? x.numel() / k : 0;
+  const int64_t n = w.shape[0], k = w.shape[1];
+  int64_t m = 1;  // product of the leading dims (K may be 0: then y = bias or zeros, not an empty GEMM)
+  for (int i = 0; i + 1 < x.shape.rank; ++i) m *= x.shape[i];
   if (bias) {
     need_float(*bias, op, "bias");
     if (bias->numel() != n) fail("OVIS_BAD_ARGUMENT", shape_msg(op, "bias", *bias) + ", expected [" + std::to_string(n) + "]");

@@ -1,5 +1,4 @@
-// Random weights: normal(0, 1/sqrt(fan_in)) for matrices and convolutions, 1 + small noise for norm
-// scales, small noise for biases. Written as bf16 in canonical order.
+// Random weights (the rule of weight_init.h), written as bf16 in canonical order.
 #include "random_model.h"
 
 #include <cmath>
@@ -8,15 +7,9 @@
 #include <stdexcept>
 
 #include "io/canonical_tensors.h"
+#include "weight_init.h"
 
 namespace ovis::bench {
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
 
 WeightPlan write_random_model(const std::string& path, const RandomModelSpec& spec) {
   std::vector<TensorSpec> specs;
@@ -48,13 +41,9 @@ WeightPlan write_random_model(const std::string& path, const RandomModelSpec& sp
   std::vector<uint16_t> buf;
   for (const auto& t : specs) {
     const int64_t n = t.shape.numel();
-    const bool is_vector = t.shape.rank == 1;
-    const bool is_norm = is_vector && !ends_with(t.name, ".bias");
-    const bool is_embed = ends_with(t.name, "embed.weight");
-    const double fan_in = is_vector ? 1.0 : double(n / t.shape[0]);
-    const float scale = is_norm ? 0.05f : is_vector ? 0.02f : is_embed ? 1.0f : float(1.0 / std::sqrt(fan_in));
+    const WeightInit init = random_weight_init(t.name, t.shape);
     buf.resize(size_t(n));
-    for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = f32_to_bf16((is_norm ? 1.f : 0.f) + scale * normal(rng));
+    for (int64_t i = 0; i < n; ++i) buf[size_t(i)] = f32_to_bf16(init.mean + init.stddev * normal(rng));
     out.write(reinterpret_cast<const char*>(buf.data()), std::streamsize(buf.size() * 2));
     PlanTensor pt;
     pt.name = t.name;

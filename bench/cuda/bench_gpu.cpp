@@ -1,17 +1,26 @@
-// ovis_bench_gpu: full-size Ovis-Image networks with random bf16 weights made on the GPU (no files),
-// timed with CUDA events after a warm-up. Reports one MMDiT forward (and its TFLOP/s), the VAE decode,
-// the Qwen3 text encoding (2 prompts x 284 tokens), the estimated 50-step CFG total and peak memory.
-// The graphs are the engine's own block functions (cpp/engine/model) on the CUDA backend.
+// ovis_bench_gpu: the real engine (ovis::Engine on the CUDA backend) with full-size Ovis-Image networks
+// whose random bf16 weights are made on the GPU (device_random_weights.h; no checkpoint needed).
+// Per size it times, after a warm-up, with a sync + steady_clock (medians of --iters runs; the engine's
+// calls take and return host tensors, so those small copies are included):
+//   text encoding (prompt + negative, 2 x 284 tokens), one MMDiT forward at --batch (2 = CFG),
+//   VAE decode, and one whole Engine::generate (--steps, CFG --guidance) with its own stage split.
+// It reports achieved TFLOP/s of the MMDiT (FLOPs as in docs/MODEL.md "Cost") and device memory: the
+// allocator's high-water mark per stage (cuda/device_allocator.h) and cudaMemGetInfo.
 //
-// Usage: ovis_bench_gpu [--size WxH | --size N]... [--batch B] [--iters N] [--steps N] [--no-text] [--no-vae] [--fp32]
-//   default: --size 1024 --batch 2 (CFG as one batch of 2), 3 timed iterations.
+// Usage: ovis_bench_gpu [--size N | --size WxH]... [--batch B] [--iters N] [--steps N] [--guidance G]
+//                       [--keep-text] [--no-text] [--no-loop] [--fp32] [--all]
+//   default: --size 1024 --batch 2 --iters 3 --steps 50 --guidance 5; the text encoder is released after
+//   encoding (the engine's device default) unless --keep-text.
+//   --all: 1024² batch 2, 768², 1024x1536 (W x H), and 1024² batch 4.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -19,280 +28,253 @@
 #include "core/error.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
-#include "model/mmdit.h"
-#include "model/rope.h"
-#include "model/vae.h"
+#include "device_random_weights.h"
+#include "engine.h"
+#include "io/weights.h"
+#include "model/sampler.h"
 
 using namespace ovis;
 using ovis::cuda::CudaBackend;
 
 namespace {
 
-// Random device weights, deterministic per call order.
-struct Maker {
-  CudaBackend& be;
-  uint64_t seed = 1;
-  std::vector<std::unique_ptr<Tensor>> keep;  // stable addresses for the weight structs' pointers
-  int64_t params = 0;
-  const Tensor* t(const Shape& s, float scale, DType dt = DType::BF16) {
-    auto p = std::make_unique<Tensor>(be.alloc(s, dt));
-    be.fill_random(*p, scale, seed++);
-    params += p->numel();
-    keep.push_back(std::move(p));
-    return keep.back().get();
-  }
-  LinearW linear(int64_t out, int64_t in) { return {t({out, in}, 1.f / std::sqrt(float(in))), t({out}, 0.02f)}; }
-  const Tensor* norm(int64_t n) { return t({n}, 1.f); }
-  ConvW conv(int64_t out, int64_t in, int64_t k) {
-    return {t({out, in, k, k}, 1.f / std::sqrt(float(in * k * k))), t({out}, 0.02f)};
-  }
-  NormW gn(int64_t c) { return {t({c}, 1.f), t({c}, 0.1f)}; }
+using Clock = std::chrono::steady_clock;
+
+struct Case {
+  int64_t w = 1024, h = 1024, batch = 2;
 };
 
-double time_ms(CudaBackend& be, int iters, const std::function<void()>& f) {
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  f();  // warm-up: allocator cache, cuBLASLt plans
-  be.sync();
-  CUDA_CHECK(cudaEventRecord(a, be.stream()));
-  for (int i = 0; i < iters; ++i) f();
-  CUDA_CHECK(cudaEventRecord(b, be.stream()));
-  CUDA_CHECK(cudaEventSynchronize(b));
-  float ms = 0;
-  CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  return ms / iters;
-}
-
-// ---- MMDiT ---------------------------------------------------------------------------------------
-struct Dit {
-  DitConfig c;
-  LinearW img_in, txt_in, time0, time1, final_mod, final_linear;
-  const Tensor* txt_norm = nullptr;
-  std::vector<DitDoubleW> dbl;
-  std::vector<DitSingleW> sgl;
+struct Args {
+  std::vector<Case> cases;
+  int64_t batch = 2;
+  int iters = 3, steps = 50;
+  float guidance = 5.0f;
+  bool keep_text = false, text = true, loop = true, fp32 = false, all = false;
 };
 
-Dit make_dit(Maker& mk) {
-  Dit d;
-  const int64_t D = d.c.dim(), F = d.c.mlp_hidden, hd = d.c.head_dim;
-  d.img_in = mk.linear(D, d.c.in_channels);
-  d.txt_norm = mk.norm(d.c.context_dim);
-  d.txt_in = mk.linear(D, d.c.context_dim);
-  d.time0 = mk.linear(D, 256);
-  d.time1 = mk.linear(D, D);
-  for (int i = 0; i < d.c.num_double; ++i) {
-    DitDoubleW w;
-    for (DitStreamW* s : {&w.img, &w.txt}) {
-      s->mod = mk.linear(6 * D, D);
-      s->qkv = mk.linear(3 * D, D);
-      s->q_norm = mk.norm(hd);
-      s->k_norm = mk.norm(hd);
-      s->proj = mk.linear(D, D);
-      s->mlp_in = mk.linear(2 * F, D);
-      s->mlp_out = mk.linear(D, F);
-    }
-    d.dbl.push_back(w);
+Case parse_size(const std::string& s, int64_t batch) {
+  Case c;
+  c.batch = batch;
+  const auto x = s.find('x');
+  if (x == std::string::npos) {
+    c.w = c.h = std::atoll(s.c_str());
+  } else {
+    c.w = std::atoll(s.substr(0, x).c_str());
+    c.h = std::atoll(s.substr(x + 1).c_str());
   }
-  for (int i = 0; i < d.c.num_single; ++i) {
-    DitSingleW w;
-    w.mod = mk.linear(3 * D, D);
-    w.linear1 = mk.linear(3 * D + 2 * F, D);
-    w.q_norm = mk.norm(hd);
-    w.k_norm = mk.norm(hd);
-    w.linear2 = mk.linear(D, D + F);
-    d.sgl.push_back(w);
+  if (c.w <= 0 || c.h <= 0 || c.w % 16 || c.h % 16)
+    fail("OVIS_BAD_ARGUMENT", "--size " + s + ": W and H must be positive multiples of 16");
+  return c;
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  std::vector<std::string> sizes;
+  for (int i = 1; i < argc; ++i) {
+    const std::string o = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) fail("OVIS_BAD_ARGUMENT", o + " needs a value");
+      return argv[++i];
+    };
+    if (o == "--size") sizes.push_back(next());
+    else if (o == "--batch") a.batch = std::atoll(next().c_str());
+    else if (o == "--iters") a.iters = std::atoi(next().c_str());
+    else if (o == "--steps") a.steps = std::atoi(next().c_str());
+    else if (o == "--guidance") a.guidance = float(std::atof(next().c_str()));
+    else if (o == "--keep-text") a.keep_text = true;
+    else if (o == "--no-text") a.text = false;
+    else if (o == "--no-loop") a.loop = false;
+    else if (o == "--fp32") a.fp32 = true;
+    else if (o == "--all") a.all = true;
+    else fail("OVIS_BAD_ARGUMENT", "unknown option " + o + " (see the comment at the top of bench_gpu.cpp)");
   }
-  d.final_mod = mk.linear(2 * D, D);
-  d.final_linear = mk.linear(d.c.out_channels, D);
-  return d;
-}
-
-// Same graph as MMDiT::forward (which needs a WeightStore built from files).
-Tensor dit_forward(Backend& be, const Dit& d, const Tensor& x, const Tensor& ctx, const Tensor& features,
-                   const RopeTables& rope) {
-  const int64_t T = ctx.shape[1], L = x.shape[1], D = d.c.dim();
-  Tensor img = be.linear(x, *d.img_in.w, d.img_in.b);
-  Tensor txt = be.linear(be.rms_norm(ctx, *d.txt_norm, d.c.eps), *d.txt_in.w, d.txt_in.b);
-  Tensor temb = be.linear(be.silu(be.linear(features, *d.time0.w, d.time0.b)), *d.time1.w, d.time1.b);
-  Tensor st = be.silu(temb);
-  for (const auto& w : d.dbl) dit_double_block(be, d.c, w, img, txt, st, rope);
-  Tensor h = be.concat(txt, img, 1);
-  img = txt = Tensor{};
-  for (const auto& w : d.sgl) dit_single_block(be, d.c, w, h, st, rope);
-  Tensor out = be.slice(h, 1, T, L);
-  Tensor mod = be.linear(st, *d.final_mod.w, d.final_mod.b);
-  Tensor shift = be.slice(mod, 1, 0, D), scale = be.slice(mod, 1, D, D);
-  return be.linear(be.layer_norm_mod(out, &shift, &scale, d.c.eps), *d.final_linear.w, d.final_linear.b);
-}
-
-double dit_flops(const DitConfig& c, int64_t B, int64_t T, int64_t L) {
-  const double D = c.dim(), F = c.mlp_hidden, S = double(T + L);
-  const double dbl = 2.0 * (4 * D * D + 3 * F * D) * S + 4.0 * S * S * D;           // per batch row
-  const double sgl = 2.0 * (D * (3 * D + 2 * F) + (D + F) * D) * S + 4.0 * S * S * D;
-  return double(B) * (c.num_double * dbl + c.num_single * sgl);
-}
-
-// ---- VAE decoder ---------------------------------------------------------------------------------
-struct Vae {
-  VaeConfig c;
-  ConvW conv_in, conv_out;
-  NormW norm_out;
-  MidBlockW mid;
-  std::vector<std::vector<ResnetW>> up_res;
-  std::vector<ConvW> up_conv;  // w null on the last block
-};
-
-ResnetW make_resnet(Maker& mk, int64_t in, int64_t out) {
-  ResnetW r;
-  r.norm1 = mk.gn(in);
-  r.conv1 = mk.conv(out, in, 3);
-  r.norm2 = mk.gn(out);
-  r.conv2 = mk.conv(out, out, 3);
-  if (in != out) r.shortcut = mk.conv(out, in, 1);
-  return r;
-}
-
-Vae make_vae(Maker& mk) {
-  Vae v;
-  const auto& ch = v.c.block_out_channels;
-  const int64_t top = ch.back();
-  v.conv_in = mk.conv(top, v.c.latent_channels, 3);
-  v.mid.res0 = make_resnet(mk, top, top);
-  v.mid.has_attention = true;
-  v.mid.attn.norm = mk.gn(top);
-  v.mid.attn.qkv = {mk.t({3 * top, top}, 1.f / std::sqrt(float(top))), mk.t({3 * top}, 0.02f)};
-  v.mid.attn.out = {mk.t({top, top}, 1.f / std::sqrt(float(top))), mk.t({top}, 0.02f)};
-  v.mid.res1 = make_resnet(mk, top, top);
-  int64_t in = top;
-  for (size_t i = 0; i < ch.size(); ++i) {
-    const int64_t out = ch[ch.size() - 1 - i];
-    std::vector<ResnetW> res;
-    for (int j = 0; j <= v.c.layers_per_block; ++j) {
-      res.push_back(make_resnet(mk, in, out));
-      in = out;
-    }
-    v.up_res.push_back(res);
-    v.up_conv.push_back(i + 1 < ch.size() ? mk.conv(out, out, 3) : ConvW{});
+  if (a.batch < 1 || a.iters < 1 || a.steps < 1) fail("OVIS_BAD_ARGUMENT", "--batch, --iters and --steps must be >= 1");
+  if (!std::isfinite(a.guidance)) fail("OVIS_BAD_ARGUMENT", "--guidance must be a number");
+  for (const std::string& s : sizes) a.cases.push_back(parse_size(s, a.batch));
+  if (a.all) {
+    a.cases.push_back({1024, 1024, 2});
+    a.cases.push_back({768, 768, 2});
+    a.cases.push_back({1024, 1536, 2});
+    a.cases.push_back({1024, 1024, 4});
   }
-  v.norm_out = mk.gn(in);
-  v.conv_out = mk.conv(v.c.out_channels, in, 3);
-  return v;
+  if (a.cases.empty()) a.cases.push_back(Case{1024, 1024, a.batch});
+  return a;
 }
 
-Tensor vae_decode(Backend& be, const Vae& v, const Tensor& z) {
-  Tensor h = be.conv2d(z, *v.conv_in.w, v.conv_in.b, 1, 1, 1, 1, 1);
-  h = vae_mid_block(be, v.c, v.mid, h);
-  for (size_t i = 0; i < v.up_res.size(); ++i) {
-    for (const auto& r : v.up_res[i]) h = vae_resnet(be, v.c, r, h);
-    if (v.up_conv[i].w) h = be.conv2d(be.upsample_nearest2x(h), *v.up_conv[i].w, v.up_conv[i].b, 1, 1, 1, 1, 1);
-  }
-  h = be.group_norm(h, *v.norm_out.w, *v.norm_out.b, v.c.groups, v.c.eps, true);
-  return be.conv2d(h, *v.conv_out.w, v.conv_out.b, 1, 1, 1, 1, 1);
+// docs/MODEL.md "Cost": per batch row and block, 32·D²·S for the linear layers and 4·S²·D for attention.
+double dit_flops(const DitConfig& c, int64_t batch, int64_t S) {
+  const double D = c.dim(), s = double(S);
+  return double(batch) * (c.num_double + c.num_single) * (32.0 * D * D * s + 4.0 * s * s * D);
 }
 
-// ---- Qwen3 text encoder --------------------------------------------------------------------------
-struct TextLayer {
-  const Tensor *attn_norm, *qkv, *q_norm, *k_norm, *o, *mlp_norm, *mlp_in, *mlp_out;
-};
-struct Text {
-  TextConfig c;
-  const Tensor *embed = nullptr, *norm = nullptr;
-  std::vector<TextLayer> layers;
-};
-
-Text make_text(Maker& mk) {
-  Text t;
-  const TextConfig& c = t.c;
-  const int64_t H = c.hidden, hd = c.head_dim;
-  t.embed = mk.t({c.vocab, H}, 1.f);
-  for (int i = 0; i < c.layers; ++i) {
-    TextLayer l;
-    l.attn_norm = mk.norm(H);
-    l.qkv = mk.t({(c.heads + 2 * c.kv_heads) * hd, H}, 1.f / std::sqrt(float(H)));
-    l.q_norm = mk.norm(hd);
-    l.k_norm = mk.norm(hd);
-    l.o = mk.t({H, c.heads * hd}, 1.f / std::sqrt(float(c.heads * hd)));
-    l.mlp_norm = mk.norm(H);
-    l.mlp_in = mk.t({2 * int64_t(c.intermediate), H}, 1.f / std::sqrt(float(H)));
-    l.mlp_out = mk.t({H, c.intermediate}, 1.f / std::sqrt(float(c.intermediate)));
-    t.layers.push_back(l);
+// docs/MODEL.md "Schedule" (dynamic shift).
+std::vector<float> schedule(int steps, int64_t image_tokens) {
+  const double mu = 0.5 + (1.15 - 0.5) * double(image_tokens - 256) / (4096 - 256);
+  std::vector<float> sigmas;
+  for (int k = 0; k < steps; ++k) {
+    const double s = steps == 1 ? 1.0 : 1.0 + (1.0 / steps - 1.0) * k / (steps - 1);
+    sigmas.push_back(float(std::exp(mu) / (std::exp(mu) + 1.0 / s - 1.0)));
   }
-  t.norm = mk.norm(H);
+  sigmas.push_back(0.0f);
+  return sigmas;
+}
+
+Tensor host_normal(const Shape& s, float stddev, uint64_t seed) {
+  Tensor t = host_f32(s);
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.f, stddev);
+  for (int64_t i = 0; i < t.numel(); ++i) t.ptr<float>()[i] = normal(rng);
   return t;
 }
 
-// Same math as Qwen3::forward (docs/MODEL.md "Text encoder").
-Tensor text_forward(Backend& be, const Text& t, const Tensor& ids, const Tensor& mask, const RopeTables& rope) {
-  const TextConfig& c = t.c;
-  const int64_t B = ids.shape[0], T = ids.shape[1], hd = c.head_dim, qd = c.heads * hd, kd = c.kv_heads * hd;
-  Tensor h = be.embedding(*t.embed, ids);
-  for (const auto& l : t.layers) {
-    Tensor qkv = be.linear(be.rms_norm(h, *l.attn_norm, c.eps), *l.qkv, nullptr);
-    Tensor q = be.rms_norm(be.slice(qkv, 2, 0, qd).view({B, T, c.heads, hd}), *l.q_norm, c.eps);
-    Tensor k = be.rms_norm(be.slice(qkv, 2, qd, kd).view({B, T, c.kv_heads, hd}), *l.k_norm, c.eps);
-    Tensor v = be.slice(qkv, 2, qd + kd, kd).view({B, T, c.kv_heads, hd});
-    be.rope_half_(q, rope.cos, rope.sin);
-    be.rope_half_(k, rope.cos, rope.sin);
-    Tensor a = be.attention(q, k, v, 1.f / std::sqrt(float(hd)), true, &mask).view({B, T, qd});
-    be.add_(h, be.linear(a, *l.o, nullptr));
-    Tensor m = be.rms_norm(h, *l.mlp_norm, c.eps);
-    be.add_(h, be.linear(be.swiglu(be.linear(m, *l.mlp_in, nullptr)), *l.mlp_out, nullptr));
+// A templated prompt as the tokenizer makes it: 284 ids, `real` of them unmasked, padding after.
+void make_prompt(int vocab, int real, uint64_t seed, Tensor* ids, Tensor* mask) {
+  const int64_t T = 284;
+  *ids = host_alloc({1, T}, DType::I32);
+  *mask = host_alloc({1, T}, DType::I32);
+  std::mt19937_64 rng(seed);
+  for (int64_t i = 0; i < T; ++i) {
+    ids->ptr<int32_t>()[i] = i < real ? int32_t(rng() % uint64_t(vocab)) : 151643;
+    mask->ptr<int32_t>()[i] = i < real ? 1 : 0;
   }
-  return be.rms_norm(h, *t.norm, c.eps);
 }
 
-struct Size {
-  int64_t w = 1024, h = 1024;
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// One warm-up call (allocator cache, cuBLASLt plans), then the median of `iters` timed calls.
+double time_median_ms(Backend& be, int iters, const std::function<void()>& f) {
+  f();
+  be.sync();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    const auto t0 = Clock::now();
+    f();
+    be.sync();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  return median(ms);
+}
+
+std::string sci(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+double mib(size_t bytes) { return double(bytes) / 1048576.0; }
+
+size_t device_used_bytes() {
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return total_b - free_b;
+}
+
+void row(const std::string& what, const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  std::printf("| %-52s | %18s |\n", what.c_str(), buf);
+}
+
+// Allocator high-water mark of one stage (reset at its start: weights resident then are included).
+struct StagePeak {
+  CudaBackend& be;
+  explicit StagePeak(CudaBackend& b) : be(b) { be.allocator().reset_peak(); }
+  double mib_now() const { return mib(be.allocator().peak()); }
 };
 
-Size parse_size(const std::string& s) {
-  Size z;
-  const auto x = s.find('x');
-  if (x == std::string::npos) {
-    z.w = z.h = std::atoll(s.c_str());
-  } else {
-    z.w = std::atoll(s.substr(0, x).c_str());
-    z.h = std::atoll(s.substr(x + 1).c_str());
-  }
-  if (z.w <= 0 || z.h <= 0 || z.w % 16 || z.h % 16) fail("OVIS_BAD_ARGUMENT", "--size " + s + ": W and H must be multiples of 16");
-  return z;
-}
+void run_case(Engine& engine, CudaBackend& cb, const Args& a, const Case& c) {
+  const ModelConfig m = model_config(engine.plan());
+  const DitConfig& dc = m.dit;
+  const int64_t h8 = c.h / 8, w8 = c.w / 8, L = (c.h / 16) * (c.w / 16), T = 256, S = T + L;
+  const int iters = a.iters;
+  std::printf("\n### %lldx%lld (W x H), MMDiT batch %lld: %lld image + %lld text tokens; medians of %d after 1 warm-up\n",
+              (long long)c.w, (long long)c.h, (long long)c.batch, (long long)L, (long long)T, iters);
+  std::printf("| %-52s | %18s |\n| %s | %s |\n", "measure", "value", std::string(52, '-').c_str(),
+              std::string(18, '-').c_str());
+  const char* text_note = a.keep_text ? "" : ", incl. re-upload of its weights";
 
-void row(const std::string& what, const std::string& value) { std::printf("| %-44s | %22s |\n", what.c_str(), value.c_str()); }
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
+  Tensor ids, mask, neg_ids, neg_mask;
+  make_prompt(m.text.vocab, 28 + 60, 21, &ids, &mask);
+  make_prompt(m.text.vocab, 28 + 8, 22, &neg_ids, &neg_mask);
+  double ms_text = 0;
+  if (a.text) {
+    StagePeak peak(cb);
+    ms_text = time_median_ms(cb, iters, [&] {
+      engine.encode_text(ids, mask);
+      engine.encode_text(neg_ids, neg_mask);
+    });
+    row(std::string("text encoding, prompt + negative (2 x 284)") + text_note, "%.1f ms", ms_text);
+    row("  peak allocated during text encoding", "%.0f MiB", peak.mib_now());
+  }
+
+  // One MMDiT forward at the requested batch.
+  {
+    Tensor x = host_normal({c.batch, L, dc.in_channels}, 1.f, 31);
+    Tensor ctx = host_normal({c.batch, T, dc.context_dim}, 0.5f, 32);
+    Tensor t = host_f32({c.batch});
+    for (int64_t b = 0; b < c.batch; ++b) t.ptr<float>()[b] = 0.7f;
+    const int n_axes = int(dc.axes_dims.size());
+    Tensor img_ids = image_position_ids(c.h / 16, c.w / 16, n_axes), txt_ids = text_position_ids(T, n_axes);
+    StagePeak peak(cb);
+    const double ms = time_median_ms(cb, iters, [&] { engine.dit_forward(x, ctx, t, img_ids, txt_ids); });
+    const double flops = dit_flops(dc, c.batch, S);
+    row("MMDiT forward, batch " + std::to_string(c.batch), "%.1f ms", ms);
+    row("  achieved (docs/MODEL.md FLOPs: " + sci(flops) + ")", "%.0f TFLOP/s", flops / (ms * 1e-3) / 1e12);
+    row("  peak allocated during the forward", "%.0f MiB", peak.mib_now());
+  }
+
+  // VAE decode of one image.
+  {
+    Tensor z = host_normal({1, m.vae.latent_channels, h8, w8}, 1.f, 41);
+    StagePeak peak(cb);
+    const double ms = time_median_ms(cb, iters, [&] { engine.vae_decode(z); });
+    row("VAE decode, 1 image", "%.1f ms", ms);
+    row("  peak allocated during the decode", "%.0f MiB", peak.mib_now());
+  }
+
+  // The whole pipeline: Engine::generate (one image, CFG as one batch of 2).
+  if (a.loop) {
+    GenerateRequest req;
+    req.guidance = a.guidance;
+    req.noise = host_normal({1, m.vae.latent_channels, h8, w8}, 1.f, 51);
+    if (a.text) {
+      req.ids = ids, req.mask = mask, req.neg_ids = neg_ids, req.neg_mask = neg_mask;
+    } else {
+      req.prompt_embeds = host_normal({1, T, dc.context_dim}, 0.5f, 52);
+      req.negative_embeds = host_normal({1, T, dc.context_dim}, 0.5f, 53);
+    }
+    req.sigmas = {1.0f, 0.0f};
+    engine.generate(req, nullptr);  // warm-up: batch-2 plans and cached blocks
+    req.sigmas = schedule(a.steps, L);
+    StagePeak peak(cb);
+    const auto t0 = Clock::now();
+    GenerateResult r = engine.generate(req, nullptr);
+    const double total = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const bool cfg = a.guidance > 1.0f;
+    const double per_step = r.ms_denoise / a.steps;
+    const std::string label = "generate, " + std::to_string(a.steps) + " steps" + (cfg ? " CFG" : "");
+    row(label + ": text" + (a.text ? text_note : " (precomputed)"), "%.1f ms", r.ms_text);
+    row(label + ": denoising loop", "%.1f ms", r.ms_denoise);
+    row("  per step (MMDiT batch " + std::string(cfg ? "2" : "1") + ")", "%.1f ms", per_step);
+    row("  achieved in the loop", "%.0f TFLOP/s", dit_flops(dc, cfg ? 2 : 1, S) / (per_step * 1e-3) / 1e12);
+    row(label + ": VAE decode", "%.1f ms", r.ms_decode);
+    row(label + ": total", "%.2f s", total / 1000.0);
+    row("  peak allocated during generate", "%.0f MiB", peak.mib_now());
+  }
+  row("allocator: in use now", "%.0f MiB", mib(cb.allocator().in_use()));
+  row("allocator: reserved (in use + cached)", "%.0f MiB", mib(cb.allocator().reserved()));
+  row("cudaMemGetInfo: used on the device (all processes)", "%.0f MiB", mib(device_used_bytes()));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<Size> sizes;
-  int64_t batch = 2;
-  int iters = 3, steps = 50;
-  bool text = true, vae = true, fp32 = false;
+  Args args;
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto next = [&]() -> std::string {
-        if (i + 1 >= argc) fail("OVIS_BAD_ARGUMENT", a + " needs a value");
-        return argv[++i];
-      };
-      if (a == "--size") sizes.push_back(parse_size(next()));
-      else if (a == "--batch") batch = std::atoll(next().c_str());
-      else if (a == "--iters") iters = std::atoi(next().c_str());
-      else if (a == "--steps") steps = std::atoi(next().c_str());
-      else if (a == "--no-text") text = false;
-      else if (a == "--no-vae") vae = false;
-      else if (a == "--fp32") fp32 = true;
-      else fail("OVIS_BAD_ARGUMENT", "unknown option " + a + " (see the comment at the top of bench_gpu.cpp)");
-    }
-    if (sizes.empty()) sizes.push_back(Size{});
-    if (batch < 1 || iters < 1 || steps < 1) fail("OVIS_BAD_ARGUMENT", "--batch, --iters and --steps must be >= 1");
+    args = parse_args(argc, argv);
   } catch (const Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
@@ -302,83 +284,33 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    auto owned = create_cuda_backend(0, fp32);
-    auto& be = dynamic_cast<CudaBackend&>(*owned);
+    std::unique_ptr<Backend> owned = create_cuda_backend(0, args.fp32);
+    auto* cb = dynamic_cast<CudaBackend*>(owned.get());
+    if (!cb) fail("OVIS_INTERNAL", "create_cuda_backend did not return a CudaBackend");
     cudaDeviceProp prop{};
-    CUDA_CHECK(cudaGetDeviceProperties(&prop, be.device_index()));
-    std::printf("device: %s (%s mode)\n", prop.name, fp32 ? "fp32" : "bf16");
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, cb->device_index()));
+    std::printf("device: %s, %s mode; text encoder %s after encoding\n", prop.name, args.fp32 ? "fp32" : "bf16",
+                args.keep_text ? "kept" : "released");
+    const size_t used_before = device_used_bytes();
 
-    Maker mk{be};
-    Dit dit = make_dit(mk);
-    const int64_t dit_params = mk.params;
-    std::printf("MMDiT: %.2fB random bf16 parameters on the GPU\n", dit_params / 1e9);
-    Text te;
-    Vae va;
-    if (text) te = make_text(mk);
-    if (vae) va = make_vae(mk);
-    be.sync();
-
-    for (const Size& sz : sizes) {
-      const int64_t T = 256, L = (sz.h / 16) * (sz.w / 16);
-      be.allocator().reset_peak();
-      // Inputs: packed latents, context, timestep features (random; values do not change the cost).
-      Tensor x = be.alloc({batch, L, dit.c.in_channels}, DType::F32), ctx = be.alloc({batch, T, dit.c.context_dim}, DType::F32),
-             feat = be.alloc({batch, 256}, DType::F32);
-      be.fill_random(x, 1.f, 11);
-      be.fill_random(ctx, 1.f, 12);
-      be.fill_random(feat, 1.f, 13);
-      Tensor ids = host_f32({T + L, 3});
-      for (int64_t j = 0; j < T; ++j) {
-        float* r = ids.ptr<float>() + j * 3;
-        r[0] = 0, r[1] = float(j), r[2] = float(j);
-      }
-      for (int64_t p = 0; p < L; ++p) {
-        float* r = ids.ptr<float>() + (T + p) * 3;
-        r[0] = 0, r[1] = float(p / (sz.w / 16)), r[2] = float(p % (sz.w / 16));
-      }
-      RopeTables rope = rope_axes_tables(be, ids, dit.c.axes_dims, dit.c.theta);
-      const double ms_dit = time_ms(be, iters, [&] { dit_forward(be, dit, x, ctx, feat, rope); });
-      const double flops = dit_flops(dit.c, batch, T, L);
-
-      double ms_vae = 0, ms_text = 0;
-      if (vae) {
-        Tensor z = be.alloc({1, va.c.latent_channels, sz.h / 8, sz.w / 8}, DType::F32);
-        be.fill_random(z, 1.f, 14);
-        ms_vae = time_ms(be, 1, [&] { vae_decode(be, va, z); });
-      }
-      if (text) {
-        const int64_t TT = 284;
-        Tensor tid = host_alloc({2, TT}, DType::I32);
-        Tensor tmask = host_f32({2, TT});
-        for (int64_t i = 0; i < 2 * TT; ++i) {
-          tid.ptr<int32_t>()[i] = int32_t((i * 7919) % te.c.vocab);
-          tmask.ptr<float>()[i] = (i % TT) < 60 + 100 * (i / TT) ? 1.f : 0.f;
-        }
-        Tensor did = be.upload(tid), dmask = be.upload(tmask);
-        RopeTables trope = rope_half_tables(be, TT, te.c.head_dim, te.c.rope_theta);
-        ms_text = time_ms(be, iters, [&] { text_forward(be, te, did, dmask, trope); });
-      }
-      size_t free_b = 0, total_b = 0;
-      CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-      // CFG runs both prompts as one batch of 2; a batch of 1 or > 2 is reported per forward as given.
-      const double cfg_forwards = batch >= 2 ? 1.0 : 2.0;
-      const double total_s = (steps * cfg_forwards * ms_dit + ms_vae + ms_text) / 1000.0;
-
-      std::printf("\n### %lldx%lld, batch %lld (%lld image + %lld text tokens), %d iterations\n", (long long)sz.w,
-                  (long long)sz.h, (long long)batch, (long long)L, (long long)T, iters);
-      std::printf("| %-44s | %22s |\n| %s | %s |\n", "measure", "value", std::string(44, '-').c_str(), std::string(22, '-').c_str());
-      row("MMDiT forward", fmt("%.1f ms", ms_dit));
-      row("MMDiT achieved", fmt("%.0f TFLOP/s", flops / (ms_dit * 1e-3) / 1e12));
-      row("MMDiT FLOPs per forward", fmt("%.3g", flops));
-      if (vae) row("VAE decode (1 image)", fmt("%.1f ms", ms_vae));
-      if (text) row("text encoding (2 x 284 tokens)", fmt("%.1f ms", ms_text));
-      row(fmt("estimated total, %d steps x CFG", steps), fmt("%.2f s", total_s));
-      row("allocator peak (this size)", fmt("%.0f MiB", be.allocator().peak() / 1048576.0));
-      row("allocator reserved", fmt("%.0f MiB", be.allocator().reserved() / 1048576.0));
-      row("cudaMemGetInfo used", fmt("%.0f MiB", (total_b - free_b) / 1048576.0));
-      row("weights (all networks)", fmt("%.0f MiB", mk.params * 2 / 1048576.0));
-      row("cudaMalloc calls so far", fmt("%.0f", double(be.allocator().malloc_calls())));
-    }
+    ModelConfig model;
+    model.has_dit = model.has_vae = true;
+    model.has_text = args.text;
+    const auto t0 = Clock::now();
+    bench::DeviceRandomWeights w = bench::make_device_random_weights(*cb, model, args.keep_text ? "" : "te.");
+    const double ms_make = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    const int64_t params = w.params;
+    const size_t host_copy = w.host_copy_bytes;
+    EngineOptions options;
+    options.keep_text_encoder = args.keep_text;
+    Engine engine(std::move(owned), std::make_unique<WeightStore>(std::move(w.tensors), std::move(w.loaders)), model,
+                  options);
+    std::printf("weights: %.2fB random bf16 parameters (%.0f MiB allocated) made on the device in %.1f s; "
+                "host copy of the text encoder for re-upload: %.0f MiB\n",
+                params / 1e9, mib(cb->allocator().in_use()), ms_make / 1000.0, mib(host_copy));
+    std::printf("cudaMemGetInfo used: %.0f MiB before, %.0f MiB with the weights\n", mib(used_before),
+                mib(device_used_bytes()));
+    for (const Case& c : args.cases) run_case(engine, *cb, args, c);
   } catch (const Error& e) {
     std::fprintf(stderr, "ovis_bench_gpu failed: %s: %s\n", e.code().c_str(), e.what());
     return 1;

@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <optional>
 
 #include "core/error.h"
 #include "io/weights.h"
@@ -19,12 +21,15 @@ void check_cancel(const CancelFlag* cancel) {
 
 struct Engine::Impl {
   WeightPlan plan;
+  bool release_text = false;  // free the text encoder's weights after each round of encoding
   std::unique_ptr<Backend> be;
   std::unique_ptr<WeightStore> weights;
   std::unique_ptr<Qwen3> text;
   std::unique_ptr<MMDiT> dit;
   std::unique_ptr<VaeDecoder> decoder;
   std::unique_ptr<VaeEncoder> encoder;
+
+  void init(const ModelConfig& m, const EngineOptions& options);
 
   const Qwen3& need_text() const {
     if (!text) fail("OVIS_BAD_WEIGHTS", "the weight plan has no text encoder (no te.* config)");
@@ -95,30 +100,116 @@ Tensor masked_embeds(const Tensor& hidden, const Tensor& maskf, int drop) {
   return out;
 }
 
+// The text encoder's weights for one round of encoding: reloaded on entry when they were released,
+// released again on exit when the engine does not keep them (also when encoding throws).
+class TextWeightsInUse {
+ public:
+  TextWeightsInUse(WeightStore& ws, bool release_after) : ws_(ws), release_(release_after) {
+    if (release_) ws_.reload(kTextPrefix);
+  }
+  ~TextWeightsInUse() {
+    try {
+      if (release_) ws_.release(kTextPrefix);
+    } catch (...) {
+      // release only fails when the weights cannot be reloaded, which init() ruled out.
+    }
+  }
+  TextWeightsInUse(const TextWeightsInUse&) = delete;
+  TextWeightsInUse& operator=(const TextWeightsInUse&) = delete;
+  static constexpr const char* kTextPrefix = "te.";
+
+ private:
+  WeightStore& ws_;
+  bool release_;
+};
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// True when any tensor name starts with "vae.enc.": the encoder is then expected in full.
+template <class Names>
+bool has_vae_encoder(const Names& names) {
+  for (const auto& n : names)
+    if (starts_with(n, "vae.enc.")) return true;
+  return false;
+}
+
 }  // namespace
+
+void Engine::Impl::init(const ModelConfig& m, const EngineOptions& options) {
+  const WeightStore& ws = *weights;
+  if (m.has_text) text.reset(new Qwen3(m.text, ws));
+  if (m.has_dit) dit.reset(new MMDiT(m.dit, ws));
+  if (m.has_vae) {
+    decoder.reset(new VaeDecoder(m.vae, ws));
+    if (VaeEncoder::present(ws)) encoder.reset(new VaeEncoder(m.vae, ws));
+  }
+  const bool keep = options.keep_text_encoder.value_or(be->device() == DeviceKind::Host);
+  release_text = m.has_text && !keep && weights->can_reload(TextWeightsInUse::kTextPrefix);
+  // Only the text encoder's loaders may be needed again; the rest would only pin host mappings.
+  weights->forget_loaders([&](const std::string& name) {
+    return release_text && starts_with(name, TextWeightsInUse::kTextPrefix);
+  });
+}
 
 Engine::Engine(const WeightPlan& plan, const EngineOptions& options) : impl_(new Impl) {
   impl_->plan = plan;
+  // Names and shapes first, before mapping or uploading gigabytes.
+  std::map<std::string, const PlanTensor*> by_name;
+  for (const PlanTensor& t : plan.tensors) by_name[t.name] = &t;
+  std::vector<std::string> names;
+  for (const PlanTensor& t : plan.tensors) names.push_back(t.name);
+  const ModelConfig model = model_config(plan);
+  check_model_tensors(model, has_vae_encoder(names), [&](const std::string& name) -> const Shape* {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : &it->second->shape;
+  });
   impl_->be = create_backend(options.backend);
   impl_->weights.reset(new WeightStore(impl_->plan, *impl_->be));
-  const WeightStore& ws = *impl_->weights;
-  if (plan.has_text) impl_->text.reset(new Qwen3(plan.text, ws));
-  if (plan.has_dit) impl_->dit.reset(new MMDiT(plan.dit, ws));
-  if (plan.has_vae) {
-    impl_->decoder.reset(new VaeDecoder(plan.vae, ws));
-    if (VaeEncoder::present(ws)) impl_->encoder.reset(new VaeEncoder(plan.vae, ws));
+  impl_->init(model, options);
+}
+
+Engine::Engine(std::unique_ptr<Backend> backend, std::unique_ptr<WeightStore> weights, const ModelConfig& model,
+               const EngineOptions& options)
+    : impl_(new Impl) {
+  OVIS_CHECK_ARG(backend != nullptr, "Engine: backend is null");
+  OVIS_CHECK_ARG(weights != nullptr, "Engine: weights are null");
+  std::vector<std::string> names;
+  for (const auto& kv : weights->tensors()) {
+    const Tensor& t = kv.second;
+    names.push_back(kv.first);
+    if (t.device != backend->device())
+      fail("OVIS_BAD_WEIGHTS", "tensor " + kv.first + " is not on the engine's backend " + backend->name());
+    if (t.dtype == DType::I32) fail("OVIS_BAD_WEIGHTS", "tensor " + kv.first + " must be f32, f16 or bf16, got i32");
   }
+  check_model_tensors(model, has_vae_encoder(names), [&](const std::string& name) -> const Shape* {
+    const Tensor* t = weights->find(name);
+    return t ? &t->shape : nullptr;
+  });
+  impl_->plan.has_dit = model.has_dit;
+  impl_->plan.has_text = model.has_text;
+  impl_->plan.has_vae = model.has_vae;
+  impl_->plan.dit = model.dit;
+  impl_->plan.text = model.text;
+  impl_->plan.vae = model.vae;
+  impl_->be = std::move(backend);
+  impl_->weights = std::move(weights);
+  impl_->init(model, options);
 }
 
 Engine::~Engine() = default;
 
 std::string Engine::backend_name() const { return impl_->be->name(); }
 const WeightPlan& Engine::plan() const { return impl_->plan; }
+Backend& Engine::backend() { return *impl_->be; }
+bool Engine::text_encoder_resident() const {
+  return impl_->weights->resident(TextWeightsInUse::kTextPrefix);
+}
 
 Tensor Engine::encode_text(const Tensor& ids, const Tensor& mask, const CancelFlag* cancel) {
   const Qwen3& text = impl_->need_text();
   Backend& be = *impl_->be;
   Tensor maskf = check_tokens(ids, mask, text.config().vocab, "prompt");
+  TextWeightsInUse in_use(*impl_->weights, impl_->release_text);
   Tensor out = text.forward(be, be.upload(ids), be.upload(maskf), cancel);
   return be.to_host_f32(out);
 }
@@ -212,6 +303,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   GenerateResult result;
   auto t0 = Clock::now();
   // ---- text conditioning ----
+  std::optional<TextWeightsInUse> text_in_use;  // made on the first prompt that needs encoding
   auto condition = [&](const Tensor& embeds, const Tensor& ids, const Tensor& mask, const std::string& what) {
     if (embeds.defined()) {
       require_host(embeds, DType::F32, what + " embeddings", "[1, T, " + std::to_string(dc.context_dim) + "]");
@@ -231,6 +323,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
     OVIS_CHECK_ARG(text.config().hidden == dc.context_dim,
                    "the text encoder width " + std::to_string(text.config().hidden) +
                        " differs from the transformer context width " + std::to_string(dc.context_dim));
+    if (!text_in_use) text_in_use.emplace(*impl_->weights, impl_->release_text);
     Tensor hidden = be.to_host_f32(text.forward(be, be.upload(ids), be.upload(maskf), cancel));
     return masked_embeds(hidden, maskf, req.drop_prefix);
   };
@@ -241,6 +334,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
                    "negative prompt conditioning must have the prompt's shape " + result.prompt_embeds.shape.str() +
                        ", got " + result.negative_embeds.shape.str());
   }
+  text_in_use.reset();  // the text weights are not needed while denoising
   be.sync();
   result.ms_text = ms_since(t0);
 

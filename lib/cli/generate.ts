@@ -10,7 +10,6 @@ import type { Command } from 'commander';
 import { OvisError } from '../errors.js';
 import { OvisImage } from '../ovis-image.js';
 import type { LoadOptions, LoadProgress, StepEvent } from '../pipeline/options.js';
-import { formatBackendInfo } from '../native/binding.js';
 import { createDownloadProgressBar } from './download.js';
 import type { ModelSource } from '../pipeline/load-parts.js';
 import { addModelOptions, modelFromOptions, type ModelOptionValues } from './model-options.js';
@@ -124,7 +123,6 @@ export async function runGenerate(opts: GenerateCommandOptions, modelSource: Mod
       loadProgress.stop();
     }
     log(`model ready on ${model.backend}`);
-    if (opts.verbose) log(`backend: ${formatBackendInfo(model.backendInfo)}`);
     for (let i = 0; i < count; i++) {
       const seed = noise ? undefined : (firstSeed + BigInt(i)) & MAX_SEED;
       const progress = createStepProgress(deps.stderr, quiet, count > 1 ? `[${i + 1}/${count}] ` : '');

@@ -62,7 +62,7 @@ export function probeCuda(candidates: string[] = cudaAddonCandidates()): CudaPro
       addonPath: undefined,
       reason:
         `no CUDA build of the addon is installed (looked for ${candidates.join(', ')}). ` +
-        'Build one with `npm run prebuilds:cuda` (needs the CUDA 13 toolkit), or set OVIS_IMAGE_CUDA_ADDON to its .node file',
+        'Build one in a clone of ovis-image with `npm run prebuilds:cuda` (needs the CUDA 13 toolkit), or set OVIS_IMAGE_CUDA_ADDON to its .node file',
     };
   }
   let result = cache.get(file);

@@ -1,6 +1,8 @@
 // Canonical tensor names and shapes per component; mirrors the tables of docs/WEIGHTS.md.
 #include "io/canonical_tensors.h"
 
+#include "core/error.h"
+
 namespace ovis {
 namespace {
 
@@ -128,6 +130,39 @@ std::vector<TensorSpec> vae_tensor_specs(const VaeConfig& c, bool with_encoder) 
   add_norm(out, "vae.enc.norm_out", prev);
   add_conv(out, "vae.enc.conv_out", 2 * c.latent_channels, prev, 3);
   return out;
+}
+
+ModelConfig model_config(const WeightPlan& plan) {
+  ModelConfig m;
+  m.has_dit = plan.has_dit;
+  m.has_text = plan.has_text;
+  m.has_vae = plan.has_vae;
+  m.dit = plan.dit;
+  m.text = plan.text;
+  m.vae = plan.vae;
+  return m;
+}
+
+std::vector<TensorSpec> model_tensor_specs(const ModelConfig& m, bool with_vae_encoder) {
+  std::vector<TensorSpec> out;
+  auto append = [&](std::vector<TensorSpec> specs) { out.insert(out.end(), specs.begin(), specs.end()); };
+  if (m.has_text) append(text_tensor_specs(m.text));
+  if (m.has_dit) append(dit_tensor_specs(m.dit));
+  if (m.has_vae) append(vae_tensor_specs(m.vae, with_vae_encoder));
+  return out;
+}
+
+void check_model_tensors(const ModelConfig& m, bool with_vae_encoder,
+                         const std::function<const Shape*(const std::string& name)>& shape_of) {
+  for (const TensorSpec& spec : model_tensor_specs(m, with_vae_encoder)) {
+    const Shape* s = shape_of(spec.name);
+    if (!s)
+      fail("OVIS_BAD_WEIGHTS",
+           "weights lack tensor " + spec.name + " (the checkpoint is incomplete or of another model)");
+    if (*s != spec.shape)
+      fail("OVIS_BAD_WEIGHTS",
+           "tensor " + spec.name + " has shape " + s->str() + ", the config needs " + spec.shape.str());
+  }
 }
 
 }  // namespace ovis

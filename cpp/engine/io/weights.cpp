@@ -62,19 +62,92 @@ Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_p
   return out;
 }
 
-WeightStore::WeightStore(const WeightPlan& plan, Backend& backend) {
-  files_.reserve(plan.files.size());
-  for (const std::string& path : plan.files) files_.push_back(std::make_shared<MappedFile>(path));
-  for (const PlanTensor& t : plan.tensors) {
-    Tensor host = assemble_host_tensor(t, files_);
-    try {
-      tensors_[t.name] = backend.upload(host);
-    } catch (const std::bad_alloc&) {
-      fail("OVIS_OUT_OF_MEMORY", "out of memory uploading tensor " + t.name + " " + t.shape.str());
-    }
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+// Runs a loader, turning host allocation failures into the engine's error.
+Tensor load_tensor(const WeightStore::Loader& load, const std::string& name, const Shape& shape) {
+  try {
+    return load();
+  } catch (const std::bad_alloc&) {
+    fail("OVIS_OUT_OF_MEMORY", "out of memory loading tensor " + name + " " + shape.str());
   }
-  // A device backend copied everything: the mappings are no longer needed.
-  if (backend.device() != DeviceKind::Host) files_.clear();
+}
+
+}  // namespace
+
+WeightStore::WeightStore(const WeightPlan& plan, Backend& backend) {
+  std::vector<std::shared_ptr<MappedFile>> files;
+  files.reserve(plan.files.size());
+  for (const std::string& path : plan.files) files.push_back(std::make_shared<MappedFile>(path));
+  for (const PlanTensor& t : plan.tensors) {
+    // The loader holds the mappings of this tensor's pieces (other slots null): a mapping lives as
+    // long as some tensor may need re-assembling from it (or, on the CPU, a view of it is in use).
+    std::vector<std::shared_ptr<MappedFile>> own(files.size());
+    for (const PlanPiece& p : t.pieces)
+      if (p.file >= 0 && size_t(p.file) < files.size()) own[size_t(p.file)] = files[size_t(p.file)];
+    Loader load = [t, own, &backend] { return backend.upload(assemble_host_tensor(t, own)); };
+    tensors_[t.name] = load_tensor(load, t.name, t.shape);
+    loaders_[t.name] = std::move(load);
+  }
+}
+
+WeightStore::WeightStore(std::map<std::string, Tensor> tensors, std::map<std::string, Loader> loaders)
+    : tensors_(std::move(tensors)), loaders_(std::move(loaders)) {
+  for (const auto& kv : tensors_)
+    if (!kv.second.defined() && kv.second.numel() != 0)
+      fail("OVIS_BAD_WEIGHTS", "tensor " + kv.first + " " + kv.second.shape.str() + " has no data");
+  for (const auto& kv : loaders_)
+    if (!tensors_.count(kv.first) || !kv.second)
+      fail("OVIS_BAD_WEIGHTS", "loader for " + kv.first + " has no tensor of that name or is empty");
+}
+
+bool WeightStore::can_reload(const std::string& prefix) const {
+  bool any = false;
+  for (auto it = tensors_.lower_bound(prefix); it != tensors_.end() && starts_with(it->first, prefix); ++it) {
+    if (!loaders_.count(it->first)) return false;
+    any = true;
+  }
+  return any;
+}
+
+void WeightStore::release(const std::string& prefix) {
+  if (!can_reload(prefix)) fail("OVIS_INTERNAL", "weights " + prefix + "* cannot be released: no way to reload them");
+  for (auto it = tensors_.lower_bound(prefix); it != tensors_.end() && starts_with(it->first, prefix); ++it) {
+    Tensor& t = it->second;
+    t.storage.reset();
+    t.data = nullptr;
+  }
+}
+
+void WeightStore::reload(const std::string& prefix) {
+  for (auto it = tensors_.lower_bound(prefix); it != tensors_.end() && starts_with(it->first, prefix); ++it) {
+    Tensor& t = it->second;
+    if (t.data || t.numel() == 0) continue;
+    auto load = loaders_.find(it->first);
+    if (load == loaders_.end()) fail("OVIS_INTERNAL", "tensor " + it->first + " was released and has no loader");
+    Tensor fresh = load_tensor(load->second, it->first, t.shape);
+    if (fresh.shape != t.shape || fresh.dtype != t.dtype)
+      fail("OVIS_BAD_WEIGHTS", "tensor " + it->first + " reloaded as " + dtype_name(fresh.dtype) + " " +
+                                   fresh.shape.str() + ", was " + dtype_name(t.dtype) + " " + t.shape.str());
+    t = std::move(fresh);
+  }
+}
+
+bool WeightStore::resident(const std::string& prefix) const {
+  for (auto it = tensors_.lower_bound(prefix); it != tensors_.end() && starts_with(it->first, prefix); ++it)
+    if (!it->second.data && it->second.numel() != 0) return false;
+  return true;
+}
+
+void WeightStore::forget_loaders(const std::function<bool(const std::string& name)>& keep) {
+  for (auto it = loaders_.begin(); it != loaders_.end();) {
+    if (keep(it->first) || (!tensors_[it->first].data && tensors_[it->first].numel() != 0))
+      ++it;  // a released tensor keeps its loader: it is its only way back
+    else
+      it = loaders_.erase(it);
+  }
 }
 
 const Tensor* WeightStore::find(const std::string& name) const {

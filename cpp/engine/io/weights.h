@@ -1,6 +1,7 @@
-// WeightStore: every tensor of a WeightPlan assembled from the mapped files and uploaded to a backend,
-// looked up by canonical name (docs/WEIGHTS.md).
+// WeightStore: every tensor of a model on a backend, looked up by canonical name (docs/WEIGHTS.md):
+// assembled from a WeightPlan's mapped files, or handed over already made (benchmarks, tests).
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,8 +19,15 @@ Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_p
 
 class WeightStore {
  public:
+  // Recreates one tensor on its backend (from the host mapping, or however it was first made).
+  using Loader = std::function<Tensor()>;
+
   // Maps the plan's files and uploads every tensor. Throws OVIS_BAD_WEIGHTS naming the file/tensor.
+  // Every tensor gets a loader that re-assembles it from the mapping (see forget_loaders).
   WeightStore(const WeightPlan& plan, Backend& backend);
+  // Tensors already on a backend (benchmarks, tests). `loaders` (optional, by name) let release/reload
+  // recreate those tensors; a tensor without one cannot be released.
+  explicit WeightStore(std::map<std::string, Tensor> tensors, std::map<std::string, Loader> loaders = {});
 
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   // Throws Error("OVIS_BAD_WEIGHTS") naming the tensor when it is not in the plan.
@@ -28,10 +36,26 @@ class WeightStore {
   const Tensor& get(const std::string& name, const Shape& expected) const;
   // Null when absent.
   const Tensor* find(const std::string& name) const;
+  // Every tensor, by name (released ones keep their shape and dtype, without data).
+  const std::map<std::string, Tensor>& tensors() const { return tensors_; }
+
+  // ---- releasing a group of tensors (names starting with `prefix`, e.g. "te.") ----
+  // Entries stay in place (models keep pointers to them); only their memory goes.
+  // True when the group is non-empty and every tensor of it has a loader.
+  bool can_reload(const std::string& prefix) const;
+  // Drops the group's memory. Throws OVIS_INTERNAL when can_reload(prefix) is false.
+  void release(const std::string& prefix);
+  // Recreates the released tensors of the group through their loaders (no-op when all are resident).
+  void reload(const std::string& prefix);
+  // True when every tensor of the group holds its memory.
+  bool resident(const std::string& prefix) const;
+  // Drops the loaders of tensors for which keep(name) is false, and with them the file mappings
+  // only they held (a device backend copied the bytes; the CPU backend's views keep their mapping).
+  void forget_loaders(const std::function<bool(const std::string& name)>& keep);
 
  private:
   std::map<std::string, Tensor> tensors_;
-  std::vector<std::shared_ptr<MappedFile>> files_;  // kept while the backend may view them (CPU)
+  std::map<std::string, Loader> loaders_;
 };
 
 }  // namespace ovis

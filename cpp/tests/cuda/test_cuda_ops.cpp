@@ -2,6 +2,7 @@
 // in fp32 mode (rel err <= 1e-5) and bf16 mode (<= 1e-2), small and full-size shapes, then a full-size
 // MMDiT double and single block with random bf16 weights. Exits 0 with "skipped" when there is no GPU.
 // Usage: ovis_cuda_tests [--quick]   (--quick: skip the full-size shapes and blocks)
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -108,7 +109,7 @@ void test_linear(Ctx& c, int64_t b, int64_t s, int64_t k, int64_t n, DType wt, b
                                  (bias ? " +bias" : ""));
   guarded(name, [&] {
     Tensor x = c.rnd({b, s, k}, seed);
-    Tensor w = host_as(rand_host({n, k}, seed + 1, 1.f / std::sqrt(float(k))), wt);
+    Tensor w = host_as(rand_host({n, k}, seed + 1, 1.f / std::sqrt(float(std::max<int64_t>(k, 1)))), wt);
     Tensor bb = host_as(rand_host({n}, seed + 2), wt);
     Tensor wc = c.cpu.upload(w), wg = c.gpu.upload(w), bc = c.cpu.upload(bb), bg = c.gpu.upload(bb);
     Tensor r = c.cpu.linear(c.cpu.upload(x), wc, bias ? &bc : nullptr);
@@ -219,20 +220,22 @@ void test_rope(Ctx& c, int64_t b, int64_t s, int64_t h, int64_t hd, bool interle
   });
 }
 
-// mask_mode: 0 none, 1 padding mask (batch 1 loses its tail and its first 3 keys: rows fully masked).
+// mask_mode: 0 none; 1 padding mask (the last batch item loses its tail and its first 3 keys: with causal,
+// rows fully masked); 2 the last batch item has every key masked (all its rows must be zeros).
 void test_attention(Ctx& c, int64_t b, int64_t sq, int64_t sk, int64_t hq, int64_t hkv, int64_t hd, bool causal,
                     int mask_mode, uint32_t seed) {
   const std::string name =
       c.tag("attention q[" + std::to_string(b) + "," + std::to_string(sq) + "," + std::to_string(hq) + "," +
             std::to_string(hd) + "] kv heads " + std::to_string(hkv) + " sk " + std::to_string(sk) +
-            (causal ? " causal" : "") + (mask_mode ? " masked" : ""));
+            (causal ? " causal" : "") + (mask_mode == 1 ? " masked" : mask_mode == 2 ? " one batch all masked" : ""));
   guarded(name, [&] {
     Tensor q = c.rnd({b, sq, hq, hd}, seed, 2.f), k = c.rnd({b, sk, hkv, hd}, seed + 1, 2.f),
            v = c.rnd({b, sk, hkv, hd}, seed + 2);
     Tensor mask = host_f32({b, sk});
     for (int64_t bi = 0; bi < b; ++bi)
       for (int64_t j = 0; j < sk; ++j)
-        mask.ptr<float>()[bi * sk + j] = (bi == 1 && (j >= sk * 2 / 3 || j < 3)) ? 0.f : 1.f;
+        mask.ptr<float>()[bi * sk + j] =
+            (bi == b - 1 && (mask_mode == 2 || j >= sk * 2 / 3 || j < 3)) ? 0.f : 1.f;
     const float scale = 1.f / std::sqrt(float(hd));
     Tensor mc = c.cpu.upload(mask), mg = c.gpu.upload(mask);
     Tensor r = c.cpu.attention(c.cpu.upload(q), c.cpu.upload(k), c.cpu.upload(v), scale, causal, mask_mode ? &mc : nullptr);
@@ -327,6 +330,7 @@ void run_ops(Ctx& c) {
   test_linear(c, 1, 5, 3, 7, DType::F32, true, 11);  // odd K: unaligned rows
   test_linear(c, 2, 9, 64, 48, DType::F16, false, 12);
   test_linear(c, 1, 33, 256, 24, DType::F32, false, 13);
+  test_linear(c, 2, 3, 0, 5, DType::BF16, true, 14);  // K = 0: y = bias
   test_elementwise(c, {2, 33, 65}, 20);
   test_swiglu(c, 2, 17, 96, 21);
   test_gated_add(c, 2, 17, 96, 22);
@@ -342,6 +346,8 @@ void run_ops(Ctx& c) {
   test_attention(c, 2, 95, 95, 4, 2, 128, true, 1, 32);  // Qwen3 style: causal + padding mask + GQA
   test_attention(c, 1, 50, 70, 2, 1, 64, false, 1, 33);
   test_attention(c, 1, 300, 300, 1, 1, 512, false, 0, 34);  // VAE style: one 512-wide head
+  test_attention(c, 2, 70, 45, 4, 2, 128, false, 2, 39);  // flash: Sq != Sk, odd tiles, one batch all masked
+  test_attention(c, 2, 33, 21, 2, 2, 80, false, 2, 41);   // generic: same, head_dim not a multiple of 32
   test_conv(c, {1, 16, 20, 18}, 32, 3, 1, 1, 1, 1, 1, true, 35);
   test_conv(c, {2, 32, 12, 12}, 16, 1, 1, 0, 0, 0, 0, true, 36);
   test_conv(c, {2, 8, 17, 17}, 8, 3, 2, 0, 0, 1, 1, true, 37);  // encoder downsample (0,1,0,1)
