@@ -49,9 +49,12 @@ target_link_libraries(ovis_core PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})
 
 if(OVIS_TESTS)
   enable_testing()
+  # cpp/tests/cuda/*.cpp (ops vs CPU, golden parity, their runner) plus the test-only golden readers.
   file(GLOB OVIS_CUDA_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cpp/tests/cuda/*.cpp)
   if(OVIS_CUDA_TEST_SOURCES)
-    add_executable(ovis_cuda_tests ${OVIS_CUDA_TEST_SOURCES})
+    add_executable(ovis_cuda_tests ${OVIS_CUDA_TEST_SOURCES}
+                   ${CMAKE_SOURCE_DIR}/cpp/tests/golden_plan.cpp ${CMAKE_SOURCE_DIR}/cpp/tests/golden_cases.cpp
+                   ${CMAKE_SOURCE_DIR}/cpp/tests/safetensors_reader.cpp)
     target_link_libraries(ovis_cuda_tests PRIVATE ovis_core)
     add_test(NAME ovis_cuda_tests COMMAND ovis_cuda_tests)
   endif()

@@ -130,6 +130,12 @@ void CudaBackend::sync() {
   CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+void CudaBackend::trim() {
+  // Blocks freed on the host may still be read by queued kernels: finish them before cudaFree.
+  sync();
+  alloc_->release_cached();
+}
+
 void CudaBackend::fill_random(Tensor& t, float scale, uint64_t seed) {
   need_float(t, "fill_random", "tensor");
   use_device();

@@ -28,6 +28,7 @@ class CudaBackend final : public Backend {
   Tensor to_host_f32(const Tensor& t) override;
   Tensor cast(const Tensor& t, DType to) override;
   void sync() override;
+  void trim() override;
 
   Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) override;
   Tensor embedding(const Tensor& table, const Tensor& ids) override;

@@ -40,7 +40,7 @@ std::shared_ptr<void> DeviceAllocator::allocate(size_t bytes) {
       cudaError_t err = cudaMalloc(&p, size);
       if (err == cudaErrorMemoryAllocation) {
         (void)cudaGetLastError();
-        release_cached_locked();
+        release_cached_locked(nullptr);  // errors surface through the retried cudaMalloc
         err = cudaMalloc(&p, size);
       }
       if (err == cudaErrorMemoryAllocation) {
@@ -65,18 +65,31 @@ void DeviceAllocator::give_back(void* p, size_t size) {
   free_.emplace(size, p);
 }
 
-void DeviceAllocator::release_cached_locked() {
+size_t DeviceAllocator::release_cached_locked(cudaError_t* first_error) {
   // cudaFree synchronises the device, so queued work that still uses a freed block has finished.
+  // A block whose cudaFree fails is dropped all the same: the error is sticky, the context unusable.
+  size_t freed = 0;
   for (auto& kv : free_) {
-    cudaFree(kv.second);
+    const cudaError_t err = cudaFree(kv.second);
+    if (err != cudaSuccess && first_error && *first_error == cudaSuccess) *first_error = err;
     reserved_ -= kv.first;
+    freed += kv.first;
   }
   free_.clear();
+  return freed;
 }
 
-void DeviceAllocator::release_cached() {
+size_t DeviceAllocator::release_cached() {
   std::lock_guard<std::mutex> lock(mu_);
-  release_cached_locked();
+  // The calling thread may have another current device (the addon's worker thread, for instance).
+  CUDA_CHECK(cudaSetDevice(device_));
+  cudaError_t err = cudaSuccess;
+  const size_t freed = release_cached_locked(&err);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw_cuda_error(err, "cudaFree", __FILE__, __LINE__);
+  }
+  return freed;
 }
 
 size_t DeviceAllocator::in_use() const {

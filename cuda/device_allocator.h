@@ -2,6 +2,8 @@
 // denoising loop (same shapes every step) stops calling cudaMalloc after its first step.
 // All work runs on one stream, so a block freed on the host can be reused by later work at once.
 #pragma once
+#include <cuda_runtime.h>
+
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -20,8 +22,10 @@ class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
   // back to the cache; it keeps this allocator alive. Throws OVIS_OUT_OF_MEMORY after emptying the
   // cache and retrying once.
   std::shared_ptr<void> allocate(size_t bytes);
-  // cudaFree every cached (unused) block.
-  void release_cached();
+  // cudaFree every cached (unused) block, so the driver (and other processes) can use the memory;
+  // returns the bytes freed. The caller makes sure no queued work still uses a cached block.
+  // Throws on a CUDA error (the cache is emptied and the counters stay right either way).
+  size_t release_cached();
 
   size_t in_use() const;    // bytes handed out now
   size_t peak() const;      // high-water mark of in_use since creation / reset_peak
@@ -32,7 +36,8 @@ class DeviceAllocator : public std::enable_shared_from_this<DeviceAllocator> {
  private:
   static size_t round_size(size_t bytes);
   void give_back(void* p, size_t size);
-  void release_cached_locked();
+  // Returns the bytes freed and the first cudaFree error (cudaSuccess when none).
+  size_t release_cached_locked(cudaError_t* first_error);
 
   int device_;
   mutable std::mutex mu_;

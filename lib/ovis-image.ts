@@ -68,7 +68,9 @@ export class OvisImage implements AsyncDisposable {
    * Loads a model: a diffusers folder, the official single files, their paths listed one by one, or a
    * Hugging Face model id `owner/name[@revision]` (downloaded into the shared HF cache once; an existing
    * local path of that name wins). Options: device ('auto' | 'cpu' | 'cuda' | 'cuda:N'), threads,
-   * precision ('bf16' | 'fp32'), onProgress (download bytes included), signal.
+   * precision ('bf16' | 'fp32'), keepTextEncoder (keep the text encoder's weights on the device between
+   * generations; default: yes on the CPU, no on CUDA, where they are freed while denoising), onProgress
+   * (download bytes included), signal.
    */
   static async load(model: ModelSource, options: LoadOptions = {}): Promise<OvisImage> {
     const o = parseLoadOptions(options);

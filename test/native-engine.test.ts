@@ -1,19 +1,21 @@
 /**
  * NativeModelEngine (lib/native/engine.ts) on the real addon and the golden tiny model: loading,
  * numbers against the reference, AbortSignal handling, its own queue, error mapping, dispose.
- * Needs the built addon (npm run build:native).
+ * Needs the built addon (npm run build:native); with OVIS_TEST_DEVICE=cuda (OVIS_TEST_PRECISION fp32 |
+ * bf16) the CUDA addon and a GPU instead (test/helpers/test-device.ts).
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, OvisError } from '../lib/errors.js';
 import { NativeModelEngine } from '../lib/native/engine.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
+import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
 import { GOLDEN, noise, rejection, relErr, tinyPlanText, tinyRequest } from './native-helpers.js';
 
 let engine: NativeModelEngine;
 
 beforeAll(async () => {
-  engine = await NativeModelEngine.create(await tinyPlanText(), { device: 'cpu', threads: 1 });
+  engine = await NativeModelEngine.create(await tinyPlanText(), deviceOptions(1));
 });
 
 afterAll(async () => {
@@ -35,9 +37,9 @@ function longGenerate(e: NativeModelEngine, signal?: AbortSignal, total = 3000):
   return { done, firstStep, steps };
 }
 
-describe('NativeModelEngine on the golden tiny model', () => {
+describe(`NativeModelEngine on the golden tiny model (${TEST_DEVICE.label})`, () => {
   it('loads a plan from lib/model and reports the backend', () => {
-    expect(engine.backendName).toMatch(/^cpu/);
+    expectOnTestDevice(engine.backendName);
     expect(engine.disposed).toBe(false);
   });
 
@@ -46,17 +48,17 @@ describe('NativeModelEngine on the golden tiny model', () => {
     const get = (k: string): FloatTensor => io.get(k)!;
     const out = await engine.ditForward(get('hidden_states'), get('encoder_hidden_states'), get('timestep'), get('img_ids'), get('txt_ids'));
     expect(out.shape).toEqual(get('output').shape);
-    expect(relErr(out.data, get('output').data)).toBeLessThan(1e-4);
+    expect(relErr(out.data, get('output').data)).toBeLessThan(tolerance(1e-4));
   });
 
   it('matches the reference VAE decode and encode (vae/v1)', async () => {
     const io = await readTensorFile(path.join(GOLDEN, 'vae', 'v1', 'io.safetensors'));
     const decoded = await engine.vaeDecode(io.get('latent')!);
     expect(decoded.shape).toEqual(io.get('decoded')!.shape);
-    expect(relErr(decoded.data, io.get('decoded')!.data)).toBeLessThan(1e-4);
+    expect(relErr(decoded.data, io.get('decoded')!.data)).toBeLessThan(tolerance(1e-4));
     const { mean, logvar } = await engine.vaeEncode(io.get('image')!);
-    expect(relErr(mean.data, io.get('encoded_mean')!.data)).toBeLessThan(1e-4);
-    expect(relErr(logvar.data, io.get('encoded_logvar')!.data)).toBeLessThan(1e-4);
+    expect(relErr(mean.data, io.get('encoded_mean')!.data)).toBeLessThan(tolerance(1e-4));
+    expect(relErr(logvar.data, io.get('encoded_logvar')!.data)).toBeLessThan(tolerance(1e-4));
   });
 
   it('propagates NaN inputs to the outputs without crashing', async () => {
@@ -99,7 +101,7 @@ describe('NativeModelEngine.create', () => {
 
   it('rejects a plan naming a missing file with OVIS_BAD_WEIGHTS', async () => {
     const plan = (await tinyPlanText()).replace(/^file 0 .*$/m, 'file 0 /nonexistent/weights.safetensors');
-    const err = await rejection(NativeModelEngine.create(plan, { threads: 1 }));
+    const err = await rejection(NativeModelEngine.create(plan, deviceOptions(1)));
     expect(err).toBeInstanceOf(OvisError);
     expect(err.code).toBe('OVIS_BAD_WEIGHTS');
   });
@@ -197,7 +199,7 @@ describe('queue', () => {
 
 describe('dispose', () => {
   it('rejects a running generate and queued calls cleanly; later calls reject with OVIS_DISPOSED', async () => {
-    const e = await NativeModelEngine.create(await tinyPlanText(), { threads: 1 });
+    const e = await NativeModelEngine.create(await tinyPlanText(), deviceOptions(1));
     const running = longGenerate(e);
     const queued = e.vaeDecode(z());
     const runningErr = rejection(running.done);
@@ -218,7 +220,7 @@ describe('dispose', () => {
   it('works with await using', async () => {
     let kept: NativeModelEngine | undefined;
     {
-      await using e = await NativeModelEngine.create(await tinyPlanText(), { threads: 1 });
+      await using e = await NativeModelEngine.create(await tinyPlanText(), deviceOptions(1));
       kept = e;
       expect((await e.vaeDecode(z())).shape).toEqual([1, 3, 16, 16]);
     }

@@ -16,6 +16,12 @@ export interface NativeEngineOptions {
   threads: number;
   /** CUDA only: f32 activations and GEMMs instead of bf16. */
   fp32: boolean;
+  /**
+   * Keep the text encoder's weights on the device between generations. false frees them (and returns
+   * the memory to the driver) after the prompts are encoded, re-uploading them on the next encode.
+   * Left out: kept on the CPU, freed on CUDA.
+   */
+  keepTextEncoder?: boolean;
 }
 
 export interface NativeStepEvent {

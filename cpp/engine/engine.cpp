@@ -101,17 +101,25 @@ Tensor masked_embeds(const Tensor& hidden, const Tensor& maskf, int drop) {
 }
 
 // The text encoder's weights for one round of encoding: reloaded on entry when they were released,
-// released again on exit when the engine does not keep them (also when encoding throws).
+// released again on exit when the engine does not keep them (also when encoding throws). After a
+// release the backend's allocator cache is trimmed: the freed blocks go back to the driver, where
+// other processes can use them, instead of sitting in size buckets the MMDiT may never ask for.
 class TextWeightsInUse {
  public:
-  TextWeightsInUse(WeightStore& ws, bool release_after) : ws_(ws), release_(release_after) {
+  TextWeightsInUse(WeightStore& ws, Backend& be, bool release_after) : ws_(ws), be_(be), release_(release_after) {
     if (release_) ws_.reload(kTextPrefix);
   }
   ~TextWeightsInUse() {
+    if (!release_) return;
     try {
-      if (release_) ws_.release(kTextPrefix);
+      ws_.release(kTextPrefix);
     } catch (...) {
-      // release only fails when the weights cannot be reloaded, which init() ruled out.
+      return;  // release only fails when the weights cannot be reloaded, which init() ruled out.
+    }
+    try {
+      be_.trim();
+    } catch (...) {
+      // Only an optimisation: a broken device reports itself at the next op.
     }
   }
   TextWeightsInUse(const TextWeightsInUse&) = delete;
@@ -120,6 +128,7 @@ class TextWeightsInUse {
 
  private:
   WeightStore& ws_;
+  Backend& be_;
   bool release_;
 };
 
@@ -209,7 +218,7 @@ Tensor Engine::encode_text(const Tensor& ids, const Tensor& mask, const CancelFl
   const Qwen3& text = impl_->need_text();
   Backend& be = *impl_->be;
   Tensor maskf = check_tokens(ids, mask, text.config().vocab, "prompt");
-  TextWeightsInUse in_use(*impl_->weights, impl_->release_text);
+  TextWeightsInUse in_use(*impl_->weights, be, impl_->release_text);
   Tensor out = text.forward(be, be.upload(ids), be.upload(maskf), cancel);
   return be.to_host_f32(out);
 }
@@ -323,7 +332,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
     OVIS_CHECK_ARG(text.config().hidden == dc.context_dim,
                    "the text encoder width " + std::to_string(text.config().hidden) +
                        " differs from the transformer context width " + std::to_string(dc.context_dim));
-    if (!text_in_use) text_in_use.emplace(*impl_->weights, impl_->release_text);
+    if (!text_in_use) text_in_use.emplace(*impl_->weights, be, impl_->release_text);
     Tensor hidden = be.to_host_f32(text.forward(be, be.upload(ids), be.upload(maskf), cancel));
     return masked_embeds(hidden, maskf, req.drop_prefix);
   };

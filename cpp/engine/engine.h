@@ -20,7 +20,8 @@ struct EngineOptions {
   BackendOptions backend;
   // Keep the text encoder's weights on the backend between encodes. When false they are freed after
   // the prompts are encoded and re-uploaded from the host mapping (or the store's loaders) on the next
-  // encode: ~3.4 GB less device memory while denoising, for one upload per generate. Unset: true on
+  // encode: ~3.4 GB less device memory while denoising, for one upload per generate (after each release
+  // the backend returns its cached free blocks to the driver, Backend::trim). Unset: true on
   // the CPU (its weights are views of the mapped files, nothing to free), false on a device backend.
   // Weights that cannot be reloaded (an in-memory store without loaders) are always kept.
   std::optional<bool> keep_text_encoder;

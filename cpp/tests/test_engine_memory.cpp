@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 
+#include "counting_backend.h"
 #include "engine.h"
 #include "golden_plan.h"
 #include "io/canonical_tensors.h"
@@ -219,6 +220,36 @@ TEST(engine_from_memory_text_release) {
   }
   CHECK_MSG(loads == 2 * int(loaders.size()), "loads " << loads << ", " << loaders.size() << " loaders");
   check_same_generate(*e, file_engine(), "generate with released text weights");
+}
+
+TEST(engine_text_release_trims_backend) {
+  // The backend is asked to return its cached memory after each release, and only then.
+  for (bool keep : {true, false}) {
+    auto counting = std::make_unique<ovis::test::CountingBackend>(create_cpu_backend(0));
+    ovis::test::CountingBackend* spy = counting.get();
+    auto tensors = copied_tensors(*spy, plan());
+    std::map<std::string, WeightStore::Loader> loaders;
+    for (const auto& kv : tensors)
+      if (kv.first.rfind("te.", 0) == 0) {
+        Tensor host = kv.second;
+        loaders[kv.first] = [spy, host] { return spy->upload(host); };
+      }
+    EngineOptions options;
+    options.keep_text_encoder = keep;
+    auto e = memory_engine(tensors, std::move(counting), loaders, options);
+    tensors.clear();  // the store holds the only references now
+    CHECK(spy->trims == 0);
+    Prompt pr = prompt(0);
+    e->encode_text(pr.ids, pr.mask);
+    CHECK_MSG(spy->trims == (keep ? 0 : 1), "keep " << keep << ": " << spy->trims << " trims after encode_text");
+    // generate encodes two prompts with one reload and one release: one trim.
+    e->generate(small_request(), nullptr);
+    CHECK_MSG(spy->trims == (keep ? 0 : 2), "keep " << keep << ": " << spy->trims << " trims after generate");
+    CHECK(e->text_encoder_resident() == keep);
+    CancelFlag cancel{true};
+    CHECK_THROWS_CODE(e->encode_text(pr.ids, pr.mask, &cancel), "ABORT_ERR");
+    CHECK_MSG(spy->trims == (keep ? 0 : 3), "keep " << keep << ": " << spy->trims << " trims after a cancelled encode");
+  }
 }
 
 TEST(engine_from_memory_validates_tensors) {

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "engine.h"
+#include "golden_cases.h"
 #include "golden_plan.h"
 #include "model/sampler.h"
 #include "safetensors_reader.h"
@@ -27,9 +28,7 @@ Engine& tiny_engine() {
   return *engine;
 }
 
-SafetensorsFile golden(const std::string& rel) {
-  return ovis::test::read_safetensors(ovis::test::golden_dir() + "/" + rel);
-}
+SafetensorsFile golden(const std::string& rel) { return ovis::test::golden_file(rel); }
 
 double rel(const Tensor& out, const Tensor& ref) {
   CHECK_MSG(out.shape == ref.shape, "shape " << out.shape.str() << " vs reference " << ref.shape.str());
@@ -43,44 +42,10 @@ double rel(const Tensor& out, const Tensor& ref) {
     CHECK_MSG(e_ <= (tol), ctx << ": rel err " << e_ << " > " << (tol));                  \
   } while (0)
 
-// Golden ids/masks are stored as floats.
-Tensor as_i32(const Tensor& f) {
-  Tensor t = host_alloc(f.shape, DType::I32);
-  for (int64_t i = 0; i < f.numel(); ++i) t.ptr<int32_t>()[i] = int32_t(std::lround(f.ptr<float>()[i]));
-  return t;
-}
+Tensor as_i32(const Tensor& f) { return ovis::test::ids_as_i32(f); }
 
-// docs/MODEL.md "Schedule" with the dynamic shift of the golden scheduler config.
-std::vector<float> schedule(int steps, int64_t image_tokens) {
-  const double mu = 0.5 + (1.15 - 0.5) * double(image_tokens - 256) / (4096 - 256);
-  std::vector<float> sigmas;
-  for (int k = 0; k < steps; ++k) {
-    const double s = steps == 1 ? 1.0 : 1.0 + (1.0 / steps - 1.0) * k / (steps - 1);
-    sigmas.push_back(float(std::exp(mu) / (std::exp(mu) + 1.0 / s - 1.0)));
-  }
-  sigmas.push_back(0.0f);
-  return sigmas;
-}
-
-struct PipelineCase {
-  SafetensorsFile io;
-  GenerateRequest req;
-  int height = 0, width = 0;
-};
-
-PipelineCase pipeline_case(const std::string& name) {
-  Json manifest = ovis::test::parse_json(ovis::test::read_text_file(ovis::test::golden_dir() + "/manifest.json"));
-  const Json& c = manifest.at("cases").at("pipeline/" + name);
-  PipelineCase p{golden("pipeline/" + name + "/io.safetensors"), {}, int(c.at("height").num), int(c.at("width").num)};
-  p.req.noise = p.io.load_f32("initial_noise");
-  p.req.guidance = float(c.at("guidance").num);
-  p.req.sigmas = schedule(int(c.at("steps").num), int64_t(p.height / 16) * (p.width / 16));
-  // The pipeline prompts are not among the tokenizer cases: feed the reference's embeddings
-  // (the text encoder is checked on its own cases below).
-  p.req.prompt_embeds = p.io.load_f32("prompt_embeds");
-  p.req.negative_embeds = p.io.load_f32("negative_prompt_embeds");
-  return p;
-}
+using PipelineCase = ovis::test::GoldenPipelineCase;
+PipelineCase pipeline_case(const std::string& name) { return ovis::test::golden_pipeline_case(name); }
 
 void run_pipeline(const std::string& name) {
   PipelineCase p = pipeline_case(name);
@@ -98,22 +63,11 @@ void run_pipeline(const std::string& name) {
                  name + " latents step " + std::to_string(i));
   CHECK_GOLDEN(r.latents, p.io.load_f32("final_latents_packed"), 1e-4, name + " final latents");
   CHECK(r.negative_embeds.defined() == (p.req.guidance > 1.0f));
-  // Image: reference is [H, W, 3] in [0, 1]; ours [1, 3, H, W] in [-1, 1].
-  Tensor ref = p.io.load_f32("image");
   CHECK(r.image.shape == Shape({1, 3, p.height, p.width}));
-  int64_t off = 0, total = 0;
-  double worst = 0;
-  for (int y = 0; y < p.height; ++y)
-    for (int x = 0; x < p.width; ++x)
-      for (int c = 0; c < 3; ++c, ++total) {
-        const float v = std::min(1.0f, std::max(0.0f, (r.image.ptr<float>()[(c * p.height + y) * p.width + x] + 1) / 2));
-        const double d = std::fabs(v - ref.ptr<float>()[(y * p.width + x) * 3 + c]);
-        worst = std::max(worst, d);
-        if (d > 1.0 / 255) ++off;
-      }
-  std::printf("       %-40s max |diff| %.3g, %lld of %lld beyond 1/255\n", (name + " image").c_str(), worst,
-              (long long)off, (long long)total);
-  CHECK_MSG(off <= total / 1000, name << " image: " << off << " values differ by more than 1/255");
+  const ovis::test::ImageDiff d = ovis::test::compare_image(r.image, p.io.load_f32("image"));
+  std::printf("       %-40s max |diff| %.3g, %lld of %lld beyond 1/255\n", (name + " image").c_str(), d.max_abs,
+              (long long)d.beyond_1_255, (long long)d.total);
+  CHECK_MSG(d.beyond_1_255 <= d.total / 1000, name << " image: " << d.beyond_1_255 << " values differ by more than 1/255");
 }
 
 }  // namespace

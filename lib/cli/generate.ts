@@ -31,6 +31,7 @@ export interface GenerateCommandOptions extends ModelOptionValues {
   device?: string;
   threads?: string;
   precision?: string;
+  keepTextEncoder?: boolean;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -64,6 +65,8 @@ export function registerGenerateCommand(program: Command, deps: Partial<Generate
     .option('--device <device>', 'auto, cpu, cuda or cuda:N (default: auto)')
     .option('--threads <n>', 'CPU threads, 0 = all cores (default: 0)')
     .option('--precision <p>', 'bf16 or fp32 (CUDA activations; default: bf16)')
+    .option('--keep-text-encoder', 'keep the text encoder on the device between images (default: on the CPU only)')
+    .option('--no-keep-text-encoder', 'free the text encoder after the prompts are encoded, reloading it for the next image')
     .option('-q, --quiet', 'no progress output on stderr')
     .option('-v, --verbose', 'also print each loading phase and which addon and device were chosen, and why')
     .action(async (opts: GenerateCommandOptions, cmd: Command) => {
@@ -107,6 +110,7 @@ export async function runGenerate(opts: GenerateCommandOptions, modelSource: Mod
   if (opts.device !== undefined) loadOptions.device = opts.device;
   if (opts.threads !== undefined) loadOptions.threads = parseIntOption('--threads', opts.threads, 0, [0, 1024]);
   if (opts.precision !== undefined) loadOptions.precision = opts.precision as 'bf16' | 'fp32';
+  if (opts.keepTextEncoder !== undefined) loadOptions.keepTextEncoder = opts.keepTextEncoder;
 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OvisError } from '../errors.js';
 import { SHA256_HEX } from './cache-layout.js';
 import { cacheWriteError } from './fs-errors.js';
-import { hubHeaders, isRetryableStatus, networkError, responseError, type RequestContext } from './http.js';
+import { isRetryableStatus, networkError, responseError, type RequestContext } from './http.js';
+import { getDroppingTokenOffHub } from './redirects.js';
 
 /** One blob to bring into the cache. */
 export interface BlobJob {
@@ -100,7 +101,7 @@ async function fetchIntoIncomplete(job: BlobJob, o: BlobDownloadOptions, fsWrap:
   let res: Response;
   try {
     const range: Record<string, string> = start > 0 ? { range: `bytes=${start}-` } : {};
-    res = await fetch(job.url, { headers: hubHeaders(o.token, range), signal: o.signal });
+    res = await getDroppingTokenOffHub(job.url, { token: o.token, endpoint: job.ctx.endpoint, headers: range, signal: o.signal });
   } catch (err) {
     if (o.signal.aborted) throw networkError(err, job.ctx, o.signal);
     throw new RetryableError('request failed', { cause: err });

@@ -26,23 +26,42 @@ function isTruthy(v: string | undefined): boolean {
   return v !== undefined && ['1', 'ON', 'YES', 'TRUE'].includes(v.toUpperCase());
 }
 
-/** $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
-export function hfHome(): string {
-  return env('HF_HOME') ?? join(env('XDG_CACHE_HOME') ?? join(homedir(), '.cache'), 'huggingface');
+/** Python's os.path.expanduser for `~` and `~/...` (not `~user`). */
+function expandUser(p: string): string {
+  return p === '~' || p.startsWith('~/') ? homedir().replace(/\/+$/, '') + p.slice(1) : p;
 }
 
-/** $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE (legacy), else $HF_HOME/hub. */
+/**
+ * Python's os.path.expandvars(os.path.expanduser(p)), which huggingface_hub applies to HF_HOME,
+ * HF_HUB_CACHE and HF_TOKEN_PATH: `HF_HOME="~/hf"` or `'$SCRATCH/hf'` must name the same folder for both.
+ * Unknown variables are left as written, as Python does.
+ */
+export function expandPathLikePython(p: string): string {
+  return expandUser(p).replace(/\$(\w+)|\$\{([^}]*)\}/g, (m, a: string | undefined, b: string | undefined) => process.env[(a ?? b) as string] ?? m);
+}
+
+/** $HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+export function hfHome(): string {
+  return expandPathLikePython(env('HF_HOME') ?? join(env('XDG_CACHE_HOME') ?? join(homedir(), '.cache'), 'huggingface'));
+}
+
+/** $HF_HUB_CACHE, else $HUGGINGFACE_HUB_CACHE (legacy), else $HF_HOME/hub (expanded again, as in Python). */
 export function defaultHubCacheDir(): string {
-  return env('HF_HUB_CACHE') ?? env('HUGGINGFACE_HUB_CACHE') ?? join(hfHome(), 'hub');
+  return expandPathLikePython(env('HF_HUB_CACHE') ?? env('HUGGINGFACE_HUB_CACHE') ?? join(hfHome(), 'hub'));
+}
+
+/** Like huggingface_hub's _clean_token: line breaks removed, spaces trimmed, empty means none. */
+function cleanToken(t: string | undefined): string | undefined {
+  const clean = t?.replace(/[\r\n]/g, '').trim();
+  return clean === '' ? undefined : clean;
 }
 
 /** $HF_TOKEN, else the legacy name, else the file `huggingface-cli login` writes. */
 export function defaultToken(): string | undefined {
-  const fromEnv = env('HF_TOKEN') ?? env('HUGGING_FACE_HUB_TOKEN');
-  if (fromEnv) return fromEnv.trim();
+  const fromEnv = cleanToken(env('HF_TOKEN') ?? env('HUGGING_FACE_HUB_TOKEN'));
+  if (fromEnv) return fromEnv;
   try {
-    const t = readFileSync(env('HF_TOKEN_PATH') ?? join(hfHome(), 'token'), 'utf8').trim();
-    return t === '' ? undefined : t;
+    return cleanToken(readFileSync(expandPathLikePython(env('HF_TOKEN_PATH') ?? join(hfHome(), 'token')), 'utf8'));
   } catch {
     return undefined;
   }
@@ -53,7 +72,8 @@ export function resolveHubSettings(o: HubSettingOverrides = {}): HubSettings {
   return {
     endpoint,
     token: o.token ?? defaultToken(),
-    offline: o.offline ?? (isTruthy(env('HF_HUB_OFFLINE')) || isTruthy(env('TRANSFORMERS_OFFLINE'))),
-    cacheDir: o.cacheDir ?? defaultHubCacheDir(),
+    // As in Python, a set HF_HUB_OFFLINE (even "0") wins over TRANSFORMERS_OFFLINE.
+    offline: o.offline ?? isTruthy(env('HF_HUB_OFFLINE') ?? env('TRANSFORMERS_OFFLINE')),
+    cacheDir: o.cacheDir !== undefined ? expandUser(o.cacheDir) : defaultHubCacheDir(), // snapshot_download(cache_dir=) expands ~ too
   };
 }

@@ -24,6 +24,11 @@ export interface NativeModelEngineOptions {
   threads?: number;
   /** CUDA activations and GEMMs: 'bf16' (default) or 'fp32'. The CPU always computes in f32. */
   precision?: 'bf16' | 'fp32';
+  /**
+   * Keep the text encoder's weights on the device between generations. false frees them after the
+   * prompts are encoded (re-uploaded on the next encode). Default: kept on the CPU, freed on CUDA.
+   */
+  keepTextEncoder?: boolean;
   /** The addon to use; by default the CUDA build for CUDA devices, else the CPU build. */
   binding?: NativeBinding;
   /** Aborts loading the weights (before it starts, or drops the engine once loaded). */
@@ -111,7 +116,12 @@ export class NativeModelEngine implements AsyncDisposable {
     const binding = options.binding ?? loadBinding(device.startsWith('cuda') ? 'cuda' : 'cpu');
     let native: NativeEngine;
     try {
-      native = new binding.Engine({ device, threads: options.threads ?? 0, fp32: options.precision === 'fp32' });
+      native = new binding.Engine({
+        device,
+        threads: options.threads ?? 0,
+        fp32: options.precision === 'fp32',
+        ...(options.keepTextEncoder !== undefined ? { keepTextEncoder: options.keepTextEncoder } : {}),
+      });
     } catch (err) {
       throw fromNativeError(err);
     }

@@ -77,6 +77,7 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
       binding,
       threads: options.threads,
       precision: options.precision,
+      ...(options.keepTextEncoder !== undefined ? { keepTextEncoder: options.keepTextEncoder } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   const chosen = selectBackend(options.device);

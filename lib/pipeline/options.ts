@@ -51,6 +51,8 @@ export const loadOptionsSchema = z.strictObject({
     .default('auto'),
   threads: z.number({ error: THREADS }).int({ error: THREADS }).min(0, { error: THREADS }).max(1024, { error: 'must be at most 1024' }).default(0),
   precision: z.enum(['bf16', 'fp32'], { error: PRECISION }).default('bf16'),
+  /** Keep the text encoder on the device between generations (default: on the CPU yes, on CUDA no). */
+  keepTextEncoder: z.boolean({ error: 'must be a boolean' }).optional(),
   onProgress: z.custom<(p: LoadProgress) => void>(isFunction, { error: 'must be a function' }).optional(),
   signal: z.custom<AbortSignal>(isSignal, { error: 'must be an AbortSignal' }).optional(),
 });

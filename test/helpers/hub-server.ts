@@ -1,8 +1,13 @@
 /**
- * A local stand-in for the Hugging Face Hub, on 127.0.0.1 only. It serves a folder as a model repo the
- * way the Hub does for huggingface_hub: the revision API (commit sha + siblings), HEAD/GET on
- * /{repo}/resolve/{rev}/{path} with ETag / X-Repo-Commit / X-Linked-Etag / X-Linked-Size, LFS files
- * redirected to a CDN path, Range requests, X-Error-Code on failures; plus fault injection.
+ * A local stand-in for the Hugging Face Hub, listening on 127.0.0.1 only. It serves a folder as a model
+ * repo the way the Hub does, enough for our downloader and for Python's huggingface_hub: the revision
+ * API (commit sha + siblings), the recursive tree API, HEAD/GET on /{repo}/resolve/{rev}/{path} with
+ * ETag / X-Repo-Commit / X-Linked-Etag / X-Linked-Size, LFS files redirected to a CDN path, Range
+ * requests, X-Error-Code on failures; plus fault injection.
+ *
+ * The CDN is addressed by another host name (`localhost`, same socket): huggingface_hub follows
+ * redirects that stay on the Hub's host and reads the file's metadata from the redirect itself only
+ * when it leaves that host, as the real Hub's redirects to its storage do.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -33,7 +38,8 @@ interface Repo {
 
 export interface LoggedRequest {
   method: string;
-  url: string;
+  host: string | undefined; // Host header: 127.0.0.1:port for the Hub, localhost:port for the CDN
+  url: string; // path only
   range: string | undefined;
   authorization: string | undefined;
 }
@@ -78,6 +84,8 @@ export class FakeHub {
   private readonly byHash = new Map<string, { path: string; file: RepoFile }>();
   private server: Server | undefined;
   url = '';
+  /** Base URL of the fake storage CDN that LFS files redirect to: the same server under another host name. */
+  cdnUrl = '';
 
   constructor(specs: FakeRepoSpec[]) {
     for (const spec of specs) {
@@ -98,7 +106,9 @@ export class FakeHub {
   async start(): Promise<string> {
     this.server = createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.cdnUrl = `http://localhost:${port}`;
     return this.url;
   }
 
@@ -120,6 +130,7 @@ export class FakeHub {
     const url = new URL(req.url ?? '/', this.url);
     this.requests.push({
       method: req.method ?? 'GET',
+      host: req.headers.host,
       url: url.pathname,
       range: req.headers.range,
       authorization: req.headers.authorization,
@@ -136,6 +147,18 @@ export class FakeHub {
       if (!this.resolveRevision(repo, rev)) return this.fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ id: repo.spec.id, sha: repo.commit, gated: repo.spec.gated ? 'auto' : false, siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) }));
+      return;
+    }
+
+    // GET /api/models/{owner}/{name}/tree/{rev}[/{folder}] (?recursive=true): what snapshot_download lists
+    if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'tree' && parts.length >= 6) {
+      const repo = this.repos.get(`${parts[2]}/${parts[3]}`);
+      if (!repo) return this.fail(res, auth ? 404 : 401, 'RepoNotFound', 'Repository not found');
+      const rev = parts[5] as string;
+      if (!this.resolveRevision(repo, rev)) return this.fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
+      const recursive = ['1', 'true', 'True'].includes(url.searchParams.get('recursive') ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(this.treeEntries(repo, parts.slice(6).join('/'), recursive)));
       return;
     }
 
@@ -157,10 +180,14 @@ export class FakeHub {
       if (!this.resolveRevision(repo, rev)) return this.fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
       const path = parts.slice(4).join('/');
       const file = repo.files.get(path);
-      if (!file) return this.fail(res, 404, 'EntryNotFound', `${path} does not exist on "${rev}"`);
+      if (!file) {
+        // The Hub names the commit even here; huggingface_hub caches the absence under .no_exist/<commit>.
+        res.setHeader('x-repo-commit', repo.commit);
+        return this.fail(res, 404, 'EntryNotFound', `${path} does not exist on "${rev}"`);
+      }
       if (file.lfs) {
         res.writeHead(302, {
-          location: `${this.url}/cdn/${file.sha256}`,
+          location: `${this.cdnUrl}/cdn/${file.sha256}`,
           'x-repo-commit': repo.commit,
           'x-linked-etag': `"${file.sha256}"`,
           'x-linked-size': String(file.data.length),
@@ -173,6 +200,23 @@ export class FakeHub {
       return this.sendBody(req, res, path, file, { etag: `"${file.gitOid}"`, 'x-repo-commit': repo.commit });
     }
     this.fail(res, 404, 'NotFound', 'unknown route');
+  }
+
+  /** Entries of the tree API below `folder`: files (with their LFS pointer data) and folders. */
+  private treeEntries(repo: Repo, folder: string, recursive: boolean): object[] {
+    const prefix = folder === '' ? '' : `${folder}/`;
+    const out: object[] = [];
+    const folders = new Set<string>();
+    for (const [path, file] of repo.files) {
+      if (!path.startsWith(prefix)) continue;
+      const rest = path.slice(prefix.length).split('/');
+      for (let i = 1; i < rest.length && (recursive || i === 1); i++) folders.add(prefix + rest.slice(0, i).join('/'));
+      if (!recursive && rest.length > 1) continue;
+      const lfs = file.lfs ? { lfs: { oid: file.sha256, size: file.data.length, pointerSize: 134 } } : {};
+      out.push({ type: 'file', oid: file.gitOid, size: file.data.length, path, ...lfs });
+    }
+    const tree = (p: string): string => createHash('sha1').update(`tree:${p}`).digest('hex');
+    return [...[...folders].sort().map((p) => ({ type: 'directory', oid: tree(p), size: 0, path: p })), ...out];
   }
 
   private sendBody(req: IncomingMessage, res: ServerResponse, path: string, file: RepoFile, headers: Record<string, string>): void {

@@ -34,6 +34,9 @@ class Backend {
   virtual Tensor cast(const Tensor& t, DType to) = 0;
   // Waits for queued work (no-op on the CPU).
   virtual void sync() {}
+  // Returns cached free device memory to the driver (a caching allocator keeps freed blocks for
+  // reuse); no-op on the CPU. Waits for queued work first. Memory held by live tensors stays.
+  virtual void trim() {}
 
   // ---- dense --------------------------------------------------------------------------------
   // y[..., N] = x[..., K] · w[N, K]^T (+ bias[N]).

@@ -1,20 +1,22 @@
-// ovis_cuda_tests: every CUDA backend op against the CPU backend (the reference) on random inputs,
-// in fp32 mode (rel err <= 1e-5) and bf16 mode (<= 1e-2), small and full-size shapes, then a full-size
-// MMDiT double and single block with random bf16 weights. Exits 0 with "skipped" when there is no GPU.
-// Usage: ovis_cuda_tests [--quick]   (--quick: skip the full-size shapes and blocks)
+// Every CUDA backend op against the CPU backend (the reference) on random inputs, in fp32 mode
+// (rel err <= 1e-5) and bf16 mode (<= 1e-2), small and full-size shapes, then a full-size MMDiT double
+// and single block with random bf16 weights. With --quick (cuda_test_main.cpp) only the small shapes.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "cuda_test_options.h"
 #include "model/mmdit.h"
 #include "model/rope.h"
+#include "tests/testing.h"
 
 using namespace ovis;
 
@@ -469,28 +471,37 @@ void test_blocks(Backend& cpu, Backend& gpu) {
   });
 }
 
+Backend& cpu_reference() {
+  static std::unique_ptr<Backend> cpu = create_cpu_backend(0);
+  return *cpu;
+}
+
+// Runs `body` and fails the test when it recorded failures (each check prints its own line).
+void expect_no_new_failures(const std::function<void()>& body) {
+  const int before = g_failures, checks_before = g_checks;
+  body();
+  std::printf("%d checks, %d failures\n", g_checks - checks_before, g_failures - before);
+  CHECK_MSG(g_failures == before, (g_failures - before) << " failed check(s), see the FAIL lines above");
+}
+
+void run_ops_mode(bool fp32) {
+  auto gpu = create_cuda_backend(0, fp32);
+  Ctx c{cpu_reference(), *gpu, fp32, !ovis_cuda_test::options().quick};
+  std::printf("== %s vs %s, %s%s\n", gpu->name().c_str(), c.cpu.name().c_str(), fp32 ? "fp32" : "bf16",
+              c.full ? "" : " (quick)");
+  expect_no_new_failures([&] { run_ops(c); });
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
-  bool quick = false;
-  for (int i = 1; i < argc; ++i) quick = quick || std::strcmp(argv[i], "--quick") == 0;
-  if (cuda_device_count() == 0) {
-    std::printf("no CUDA device: skipped\n");
-    return 0;
+TEST(cuda_ops_fp32) { run_ops_mode(true); }
+TEST(cuda_ops_bf16) { run_ops_mode(false); }
+
+TEST(cuda_blocks_bf16_full) {
+  if (ovis_cuda_test::options().quick) {
+    std::printf("skipped (--quick)\n");
+    return;
   }
-  try {
-    auto cpu = create_cpu_backend(0);
-    for (bool fp32 : {true, false}) {
-      auto gpu = create_cuda_backend(0, fp32);
-      Ctx c{*cpu, *gpu, fp32, !quick};
-      std::printf("== %s vs %s, %s\n", gpu->name().c_str(), cpu->name().c_str(), fp32 ? "fp32" : "bf16");
-      run_ops(c);
-      if (!fp32 && !quick) test_blocks(*cpu, *gpu);
-    }
-  } catch (const Error& e) {
-    std::printf("FAIL setup threw %s: %s\n", e.code().c_str(), e.what());
-    return 1;
-  }
-  std::printf("%d checks, %d failures\n", g_checks, g_failures);
-  return g_failures == 0 ? 0 : 1;
+  auto gpu = create_cuda_backend(0, false);
+  expect_no_new_failures([&] { test_blocks(cpu_reference(), *gpu); });
 }

@@ -1,0 +1,68 @@
+// Test-only: a Backend that forwards every op to another one and counts the memory-management calls
+// (trim, sync), so tests can see when the engine asks for cached device memory to be returned.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/backend.h"
+
+namespace ovis::test {
+
+class CountingBackend final : public Backend {
+ public:
+  explicit CountingBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+
+  int trims = 0, syncs = 0;
+
+  std::string name() const override { return inner_->name(); }
+  DeviceKind device() const override { return inner_->device(); }
+  Tensor alloc(const Shape& s, DType t) override { return inner_->alloc(s, t); }
+  Tensor upload(const Tensor& host) override { return inner_->upload(host); }
+  Tensor to_host_f32(const Tensor& t) override { return inner_->to_host_f32(t); }
+  Tensor cast(const Tensor& t, DType to) override { return inner_->cast(t, to); }
+  void sync() override {
+    ++syncs;
+    inner_->sync();
+  }
+  void trim() override {
+    ++trims;
+    inner_->trim();
+  }
+  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) override { return inner_->linear(x, w, bias); }
+  Tensor embedding(const Tensor& table, const Tensor& ids) override { return inner_->embedding(table, ids); }
+  Tensor silu(const Tensor& x) override { return inner_->silu(x); }
+  Tensor swiglu(const Tensor& x) override { return inner_->swiglu(x); }
+  void add_(Tensor& x, const Tensor& y) override { inner_->add_(x, y); }
+  void gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) override { inner_->gated_add_(x, gate, y); }
+  void axpby_(Tensor& x, float alpha, const Tensor& y, float beta) override { inner_->axpby_(x, alpha, y, beta); }
+  Tensor layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) override {
+    return inner_->layer_norm_mod(x, shift, scale, eps);
+  }
+  Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override { return inner_->rms_norm(x, w, eps); }
+  Tensor group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu) override {
+    return inner_->group_norm(x, w, b, groups, eps, silu);
+  }
+  void rope_interleaved_(Tensor& x, const Tensor& cos, const Tensor& sin) override {
+    inner_->rope_interleaved_(x, cos, sin);
+  }
+  void rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin) override { inner_->rope_half_(x, cos, sin); }
+  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                   const Tensor* key_mask) override {
+    return inner_->attention(q, k, v, scale, causal, key_mask);
+  }
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top, int pad_left,
+                int pad_bottom, int pad_right) override {
+    return inner_->conv2d(x, w, bias, stride, pad_top, pad_left, pad_bottom, pad_right);
+  }
+  Tensor upsample_nearest2x(const Tensor& x) override { return inner_->upsample_nearest2x(x); }
+  Tensor concat(const Tensor& a, const Tensor& b, int axis) override { return inner_->concat(a, b, axis); }
+  Tensor slice(const Tensor& x, int axis, int64_t start, int64_t len) override {
+    return inner_->slice(x, axis, start, len);
+  }
+  Tensor transpose_last2(const Tensor& x) override { return inner_->transpose_last2(x); }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+};
+
+}  // namespace ovis::test
