@@ -8,7 +8,7 @@ runs=${2:-3}
 cmake -S . -B build-cpp -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-cpp -j2 --target bench_cpu_model >/dev/null
 ours=$(./build-cpp/bench_cpu_model --threads "$threads" --runs "$runs" --json)
-theirs=$(python3 bench/torch_cpu.py --threads "$threads" --runs "$runs")
+theirs=$(python3 bench/torch_reference.py --threads "$threads" --runs "$runs")
 python3 - "$ours" "$theirs" <<'PY'
 import json, sys
 ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])

@@ -234,6 +234,13 @@ elif [ $node_ok -eq 1 ] && [ $gpu_ok -eq 1 ] && [ $nvcc_ok -eq 1 ]; then
   skip "vitest golden, cuda" "no CUDA addon"
 fi
 
+# ---- PyTorch on the same card, same shapes (issue: side-by-side ratio) -------------------------------------
+if [ $gpu_ok -eq 1 ] && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  step "PyTorch bf16 peer (MMDiT b2 + VAE)" 150 python3 bench/torch_reference.py --device cuda --dtype bf16 --full --runs 3
+else
+  skip "PyTorch bf16 peer" "no torch with CUDA"
+fi
+
 # ---- the CPU C++ tests (last: no GPU needed) ---------------------------------------------------------
 if exe ovis_tests; then
   step "C++ tests (CPU)" 150 "$BUILD_DIR/ovis_tests"

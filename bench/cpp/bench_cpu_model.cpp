@@ -1,5 +1,5 @@
 // CPU benchmark: one MMDiT forward on a mid-size random model and one VAE decode, through the real
-// engine (plan -> mmap -> CPU backend). bench/run-cpu.sh runs it beside bench/torch_cpu.py.
+// engine (plan -> mmap -> CPU backend). bench/run-cpu.sh runs it beside bench/torch_reference.py.
 //
 // Usage: bench_cpu_model [--threads N] [--runs R] [--dim 1024] [--heads 8] [--double 2] [--single 4]
 //                        [--img 1024] [--txt 256] [--vae-size 512] [--vae-channels 32,64,128,128] [--json]

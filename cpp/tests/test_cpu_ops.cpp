@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/backend.h"
+#include "cpu/host_block_cache.h"
 #include "cpu/simd/cpu_features.h"
 #include "tests/testing.h"
 
@@ -323,11 +324,57 @@ TEST(group_norm_silu) {
       CHECK_REL(y, ref, kTol, dn(wt) << " silu=" << silu);
       CHECK(ovis_test::same_bytes(y, cpu1().group_norm(x, w, b, int(G), 1e-6f, silu)));
     }
+  {
+    // Groups of 3219 values (several statistics chunks, a partial last one) around a mean of 1000: the
+    // variance must not come from a large sum of squares minus a large squared mean.
+    const int64_t C = 6, H = 37, W = 29, G = 2, n = (C / G) * H * W;
+    Tensor x = random_tensor(Shape{1, C, H, W}, DType::F32, 7, 999.f, 1001.f);
+    Tensor w = random_tensor(Shape{C}, DType::F32, 8);
+    Tensor b = random_tensor(Shape{C}, DType::F32, 9);
+    const auto xv = to_f64(x), wv = to_f64(w), bv = to_f64(b);
+    std::vector<double> ref(xv.size());
+    for (int64_t g = 0; g < G; ++g) {
+      double m = 0, v = 0;
+      for (int64_t i = 0; i < n; ++i) m += xv[size_t(g * n + i)];
+      m /= double(n);
+      for (int64_t i = 0; i < n; ++i) v += (xv[size_t(g * n + i)] - m) * (xv[size_t(g * n + i)] - m);
+      v /= double(n);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t c = g * (C / G) + i / (H * W);
+        const double y = (xv[size_t(g * n + i)] - m) / std::sqrt(v + 1e-6) * wv[size_t(c)] + bv[size_t(c)];
+        ref[size_t(g * n + i)] = y / (1 + std::exp(-y));
+      }
+    }
+    Tensor y = cpu2().group_norm(x, w, b, int(G), 1e-6f, true);
+    CHECK_REL(y, ref, kTol, "large groups, mean 1000");
+    CHECK(ovis_test::same_bytes(y, cpu1().group_norm(x, w, b, int(G), 1e-6f, true)));
+  }
   Tensor x = random_tensor(Shape{1, 6, 2, 2}, DType::F32, 1);
   Tensor w = random_tensor(Shape{6}, DType::F32, 1);
   CHECK_THROWS_CODE(cpu2().group_norm(x, w, w, 4, 1e-6f, false), "OVIS_BAD_ARGUMENT");
   Tensor x3 = random_tensor(Shape{6, 2, 2}, DType::F32, 1);
   CHECK_THROWS_CODE(cpu2().group_norm(x3, w, w, 3, 1e-6f, false), "OVIS_BAD_ARGUMENT");
+}
+
+TEST(host_block_cache_reuses_and_trims) {
+  cpu2().trim();
+  CHECK(cpu::host_block_cache_bytes() == 0);
+  Tensor x = random_tensor(Shape{1, 4, 256, 256}, DType::F32, 11);  // 1 MiB: cached size class
+  Tensor w = random_tensor(Shape{4}, DType::F32, 12);
+  void* first = nullptr;
+  {
+    Tensor y = cpu2().group_norm(x, w, w, 2, 1e-6f, false);
+    first = y.data;
+  }
+  CHECK(cpu::host_block_cache_bytes() >= size_t(4 * 256 * 256 * 4));
+  Tensor y2 = cpu2().group_norm(x, w, w, 2, 1e-6f, true);  // same size: gets the freed block back
+  CHECK(y2.data == first);
+  CHECK(cpu::host_block_cache_bytes() == 0);
+  CHECK(ovis_test::same_bytes(y2, cpu1().group_norm(x, w, w, 2, 1e-6f, true)));
+  y2 = Tensor{};
+  CHECK(cpu::host_block_cache_bytes() > 0);
+  cpu2().trim();
+  CHECK(cpu::host_block_cache_bytes() == 0);
 }
 
 // ---- positions ------------------------------------------------------------------------------------
@@ -512,6 +559,59 @@ TEST(conv2d_kernels_strides_padding) {
   CHECK_THROWS_CODE(cpu2().conv2d(tiny, w2, nullptr, 1, 0, 0, 0, 0), "OVIS_BAD_ARGUMENT");
   x.ptr<float>()[0] = NAN;
   CHECK(any_nan(cpu2().conv2d(x, w2, nullptr, 1, 1, 1, 1, 1)));
+}
+
+TEST(conv2d_row_segments_channel_blocks) {
+  // Shapes that reach the implicit GEMM's less common paths: output rows split into several segments
+  // (wide rows, partial last panel), Cout past one segment size class, uneven input-channel blocks
+  // (7x7: 7 channels per block), 1x1 with padding, stride 2 across segments.
+  struct Case {
+    int64_t Ci, Co, H, W, k;
+    int s, pt, pl, pb, pr;
+  };
+  const Case cases[] = {
+      {3, 5, 3, 300, 3, 1, 1, 1, 1, 1},    // 2 segments of 160 (last one 140 wide)
+      {2, 140, 2, 130, 3, 1, 1, 1, 1, 1},  // Cout 140: segments of 128 -> 2 x 80
+      {9, 4, 9, 10, 7, 1, 3, 3, 3, 3},     // 7x7: channel blocks 5 + 4
+      {6, 7, 5, 6, 1, 1, 1, 2, 0, 1},      // 1x1 with asymmetric padding
+      {4, 6, 5, 530, 3, 2, 0, 0, 1, 1},    // stride 2, 265 output columns -> 2 segments
+      {33, 3, 6, 17, 3, 1, 1, 1, 1, 1},    // Cout 3 (conv_out): one mostly empty micro-panel
+  };
+  uint32_t seed = 200;
+  for (const Case& c : cases) {
+    Tensor x = random_tensor(Shape{1, c.Ci, c.H, c.W}, DType::F32, seed++);
+    Tensor w = random_tensor(Shape{c.Co, c.Ci, c.k, c.k}, DType::BF16, seed++);
+    Tensor b = random_tensor(Shape{c.Co}, DType::F32, seed++);
+    Tensor y = cpu2().conv2d(x, w, &b, c.s, c.pt, c.pl, c.pb, c.pr);
+    const std::string what = "Ci=" + std::to_string(c.Ci) + " Co=" + std::to_string(c.Co) + " W=" +
+                             std::to_string(c.W) + " k=" + std::to_string(c.k) + " s=" + std::to_string(c.s);
+    CHECK_REL(y, ref_conv(x, w, &b, c.s, c.pt, c.pl, c.pb, c.pr), kTol, what);
+    CHECK_MSG(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, c.s, c.pt, c.pl, c.pb, c.pr)), what);
+    cpu::force_portable(true);
+    Tensor yp = cpu2().conv2d(x, w, nullptr, c.s, c.pt, c.pl, c.pb, c.pr);
+    cpu::force_portable(false);
+    CHECK_REL(yp, ref_conv(x, w, nullptr, c.s, c.pt, c.pl, c.pb, c.pr), kTol, "portable " << what);
+  }
+  // No input channels: the output is the bias.
+  Tensor x0 = host_f32(Shape{1, 0, 4, 4});
+  Tensor w0 = host_f32(Shape{3, 0, 3, 3});
+  Tensor b0 = random_tensor(Shape{3}, DType::F32, 1);
+  Tensor y0 = cpu2().conv2d(x0, w0, &b0, 1, 1, 1, 1, 1);
+  CHECK(y0.shape == (Shape{1, 3, 4, 4}) && y0.ptr<float>()[16 * 2 + 5] == b0.ptr<float>()[2]);
+}
+
+TEST(conv2d_vae_sizes_threads_identical) {
+  // A VAE-like 3x3 at a size where several tasks run at once, plus the 1x1 shortcut.
+  Tensor x = random_tensor(Shape{1, 64, 40, 72}, DType::F32, 300);
+  Tensor w = random_tensor(Shape{32, 64, 3, 3}, DType::BF16, 301);
+  Tensor b = random_tensor(Shape{32}, DType::BF16, 302);
+  Tensor y = cpu2().conv2d(x, w, &b, 1, 1, 1, 1, 1);
+  CHECK_REL(y, ref_conv(x, w, &b, 1, 1, 1, 1, 1), kTol, "3x3 64->32");
+  CHECK(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, 1, 1, 1, 1, 1)));
+  Tensor ws = random_tensor(Shape{32, 64, 1, 1}, DType::BF16, 303);
+  Tensor ys = cpu2().conv2d(x, ws, &b, 1, 0, 0, 0, 0);
+  CHECK_REL(ys, ref_conv(x, ws, &b, 1, 0, 0, 0, 0), kTol, "1x1 64->32");
+  CHECK(ovis_test::same_bytes(ys, cpu1().conv2d(x, ws, &b, 1, 0, 0, 0, 0)));
 }
 
 // ---- resampling and layout ------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""The CPU benchmark's PyTorch side: the same MMDiT forward and VAE decode as bench/cpp/bench_cpu_model.cpp,
-written with plain torch ops (f32 compute from bf16-valued weights), timed the same way (median of runs after
-a warm-up). Prints one JSON line so bench/run-cpu.sh can put both in one table.
+"""The PyTorch side of the benchmarks: the same MMDiT forward and VAE decode as ovis-image's, written with
+plain torch ops, timed the same way (median of runs after a warm-up). Prints one JSON line.
 
-Usage: python3 bench/torch_cpu.py --threads 2 [--runs 3] [--dim 1024 --heads 8 --double 2 --single 4
-       --img 1024 --txt 256] [--vae-size 512 --vae-channels 32,64,128,128]
+CPU (beside bench/cpp/bench_cpu_model.cpp, via bench/run-cpu.sh): f32 compute from bf16-valued weights.
+  python3 bench/torch_reference.py --threads 2 [--runs 3] [--dim 1024 --heads 8 --double 2 --single 4
+         --img 1024 --txt 256] [--vae-size 512 --vae-channels 32,64,128,128]
+GPU (beside ovis_bench_gpu, via scripts/gpu-check.sh): the full-size networks in bf16, batch 2 (CFG).
+  python3 bench/torch_reference.py --device cuda --dtype bf16 --full [--runs 3]
 """
 import argparse
 import json
@@ -16,9 +18,12 @@ import torch
 import torch.nn.functional as F
 
 
+DEVICE, DTYPE = "cpu", torch.float32
+
+
 def rand_w(*shape, scale=0.02):
-    # bf16-representable values like a real checkpoint, computed in f32
-    return (torch.randn(*shape) * scale).to(torch.bfloat16).float()
+    # bf16-representable values like a real checkpoint, computed in DTYPE on DEVICE
+    return (torch.randn(*shape, device=DEVICE) * scale).to(torch.bfloat16).to(DTYPE)
 
 
 def lin(x, w, b=None):
@@ -37,10 +42,10 @@ def rope_tables(ids, axes, theta):
     # interleaved 3-axis rope: returns cos, sin [S, hd/2]
     angles = []
     for a, d in enumerate(axes):
-        freqs = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float64) / d)
+        freqs = 1.0 / theta ** (torch.arange(0, d, 2, dtype=torch.float64, device=ids.device) / d)
         angles.append(ids[:, a:a + 1].double() * freqs[None])
     ang = torch.cat(angles, -1)
-    return ang.cos().float(), ang.sin().float()
+    return ang.cos().to(DTYPE), ang.sin().to(DTYPE)
 
 
 def rope(x, cos, sin):
@@ -95,9 +100,9 @@ class MMDiT:
         D, f = self.dim, self.f
         x = lin(x, *self.img_in)
         c = lin(rms(ctx, self.txt_norm), *self.txt_in)
-        freqs = torch.exp(-math.log(10000) * torch.arange(128, dtype=torch.float32) / 128)
-        arg = (t * 1000)[:, None] * freqs[None]
-        temb = torch.cat([arg.cos(), arg.sin()], -1)
+        freqs = torch.exp(-math.log(10000) * torch.arange(128, dtype=torch.float32, device=t.device) / 128)
+        arg = (t.float() * 1000)[:, None] * freqs[None]
+        temb = torch.cat([arg.cos(), arg.sin()], -1).to(DTYPE)
         temb = lin(F.silu(lin(temb, *self.t0)), *self.t1)
         st = F.silu(temb)
         cos, sin = rope_tables(torch.cat([txt_ids, img_ids]), self.axes, 10000.0)
@@ -198,12 +203,19 @@ class VAEDecoder:
         return F.conv2d(self.gn(x, self.norm_out), *self.conv_out, padding=1)
 
 
+def sync():
+    if DEVICE != "cpu":
+        torch.cuda.synchronize()
+
+
 def timed(fn, runs):
     fn()  # warm-up
+    sync()
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 
@@ -220,22 +232,38 @@ def main():
     p.add_argument("--txt", type=int, default=256)
     p.add_argument("--vae-size", type=int, default=512)
     p.add_argument("--vae-channels", default="32,64,128,128")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
+    p.add_argument("--full", action="store_true",
+                   help="the released sizes: D=3072, 24 heads, 6+27 blocks, 4096+256 tokens, batch 2, "
+                        "VAE 1024x1024 with channels 128,256,512,512")
     a = p.parse_args()
+    if a.full:
+        a.dim, a.heads, a.double, a.single, a.img, a.txt, a.batch = 3072, 24, 6, 27, 4096, 256, 2
+        a.vae_size, a.vae_channels = 1024, "128,256,512,512"
+    global DEVICE, DTYPE
+    DEVICE, DTYPE = a.device, torch.bfloat16 if a.dtype == "bf16" else torch.float32
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     side = int(math.isqrt(a.img))
     model = MMDiT(a.dim, a.heads, a.double, a.single)
-    x = torch.randn(1, a.img, 64)
-    ctx = torch.randn(1, a.txt, 2048)
-    t = torch.tensor([0.7])
-    img_ids = torch.tensor([[0, r, c] for r in range(side) for c in range(side)], dtype=torch.float32)
-    txt_ids = torch.zeros(a.txt, 3)
+    x = torch.randn(a.batch, a.img, 64, device=DEVICE, dtype=DTYPE)
+    ctx = torch.randn(a.batch, a.txt, 2048, device=DEVICE, dtype=DTYPE)
+    t = torch.full((a.batch,), 0.7, device=DEVICE)
+    img_ids = torch.tensor([[0, r, c] for r in range(side) for c in range(side)], dtype=torch.float32, device=DEVICE)
+    txt_ids = torch.zeros(a.txt, 3, device=DEVICE)
     with torch.inference_mode():
         ms_dit = timed(lambda: model.forward(x, ctx, t, img_ids, txt_ids), a.runs)
+        del model
         vae = VAEDecoder([int(c) for c in a.vae_channels.split(",")])
-        z = torch.randn(1, 16, a.vae_size // 8, a.vae_size // 8)
+        z = torch.randn(1, 16, a.vae_size // 8, a.vae_size // 8, device=DEVICE, dtype=DTYPE)
         ms_vae = timed(lambda: vae.forward(z), a.runs)
-    print(json.dumps({"impl": "pytorch " + torch.__version__, "threads": a.threads, "mmdit_ms": ms_dit, "vae_ms": ms_vae}))
+    out = {"impl": "pytorch " + torch.__version__, "device": DEVICE, "dtype": a.dtype, "threads": a.threads,
+           "batch": a.batch, "mmdit_ms": ms_dit, "vae_ms": ms_vae}
+    if DEVICE != "cpu":
+        out["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
