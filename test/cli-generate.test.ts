@@ -152,6 +152,15 @@ describe('ovis-image generate (fake engine)', () => {
     await expect(cli(['-p', 'x', '--seed', '18446744073709551616', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/--seed/) });
     await expect(cli(['-p', 'x', '--count', '0', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/--count/) });
   });
+
+  it('rejects bad generate options before loading the model', async () => {
+    const out = path.join(dir, 'early.png');
+    for (const bad of [['--width', '100'], ['--steps', '0'], ['--guidance', '-1']]) {
+      const err = (await cli(['-p', 'x', ...bad, '-o', out]).catch((e: unknown) => e)) as OvisError & { loaded: boolean };
+      expect(err.code).toBe('OVIS_INVALID_OPTIONS');
+      expect(err.loaded).toBe(false);
+    }
+  });
 });
 
 const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));

@@ -13,7 +13,7 @@ import type { LoadOptions, LoadProgress, StepEvent } from '../pipeline/options.j
 import { createDownloadProgressBar } from './download.js';
 import type { ModelSource } from '../pipeline/load-parts.js';
 import { addModelOptions, modelFromOptions, type ModelOptionValues } from './model-options.js';
-import { LATENT_CHANNELS } from '../pipeline/options.js';
+import { LATENT_CHANNELS, parseGenerateOptions } from '../pipeline/options.js';
 import { MAX_SEED, randomSeed } from '../pipeline/rng.js';
 import { readTensorFile } from '../pipeline/tensor-file.js';
 
@@ -101,6 +101,9 @@ export async function runGenerate(opts: GenerateCommandOptions, modelSource: Mod
   if (opts.seed !== undefined && firstSeed + BigInt(count - 1) > MAX_SEED) {
     throw invalid(`--seed ${opts.seed} with --count ${count} runs past the largest seed 2^64 - 1`);
   }
+
+  // Check every generate option before loading a model (loading can take minutes).
+  parseGenerateOptions({ prompt: opts.prompt, negativePrompt: opts.negative ?? '', width, height, steps, guidanceScale, noise });
 
   const quiet = opts.quiet === true;
   const log = (line: string): void => {
