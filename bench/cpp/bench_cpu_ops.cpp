@@ -1,5 +1,6 @@
 // CPU micro-benchmark: GEMM (linear) GFLOP/s on the MMDiT D=1024 shapes with bf16 and f32 weights,
-// attention and conv2d. Usage: bench_cpu_ops [threads] (default: all cores). Prints a table.
+// attention, conv2d (incl. the VAE decoder's shapes), GroupNorm and upsample.
+// Usage: bench_cpu_ops [threads] (default: all cores). Prints a table.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -90,8 +91,11 @@ int main(int argc, char** argv) {
     int64_t Ci, Co, H, k;
     int s, pt, pl, pb, pr;
   };
+  // The VAE decoder's shapes at 512x512 (channels 32,64,128,128): few output channels at high resolution.
   const ConvCase convs[] = {{128, 128, 128, 3, 1, 1, 1, 1, 1}, {128, 128, 128, 3, 2, 0, 0, 1, 1},
-                            {256, 128, 64, 1, 1, 0, 0, 0, 0}};
+                            {256, 128, 64, 1, 1, 0, 0, 0, 0},    {64, 64, 256, 3, 1, 1, 1, 1, 1},
+                            {32, 32, 512, 3, 1, 1, 1, 1, 1},     {64, 32, 512, 1, 1, 0, 0, 0, 0},
+                            {32, 3, 512, 3, 1, 1, 1, 1, 1}};
   for (const ConvCase& c : convs) {
     Tensor x = random_tensor(Shape{1, c.Ci, c.H, c.H}, DType::F32, 10);
     Tensor w = random_tensor(Shape{c.Co, c.Ci, c.k, c.k}, DType::BF16, 11);
@@ -101,6 +105,19 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%lldx%lldx%lld k=%lld s=%d -> %lld ch", (long long)c.Ci, (long long)c.H,
                   (long long)c.H, (long long)c.k, c.s, (long long)c.Co);
     row("conv2d", buf, 2.0 * c.Co * Ho * Wo * c.Ci * c.k * c.k, t);
+  }
+
+  // Memory-bound VAE ops at the decoder's largest sizes (GB/s counts bytes read + written once).
+  {
+    Tensor x = random_tensor(Shape{1, 32, 512, 512}, DType::F32, 13);
+    Tensor w = random_tensor(Shape{32}, DType::F32, 14);
+    double t = time_best([&] { (void)be->group_norm(x, w, w, 32, 1e-6f, true); }, 5);
+    std::printf("%-10s %-44s %10.2f ms %10.1f GB/s\n", "groupnorm", "32x512x512 G=32 +silu", t * 1e3,
+                2.0 * double(x.nbytes()) / t / 1e9);
+    Tensor u = random_tensor(Shape{1, 64, 256, 256}, DType::F32, 15);
+    t = time_best([&] { (void)be->upsample_nearest2x(u); }, 5);
+    std::printf("%-10s %-44s %10.2f ms %10.1f GB/s\n", "upsample", "64x256x256 -> 512x512", t * 1e3,
+                5.0 * double(u.nbytes()) / t / 1e9);
   }
   return 0;
 }

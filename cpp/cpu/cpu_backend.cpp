@@ -13,7 +13,11 @@ std::unique_ptr<Backend> create_cpu_backend(int threads) {
 
 namespace cpu {
 
-Tensor CpuBackend::alloc(const Shape& s, DType t) { return host_alloc(s, t); }
+CpuBackend::~CpuBackend() { trim_host_block_cache(); }
+
+void CpuBackend::trim() { trim_host_block_cache(); }
+
+Tensor CpuBackend::alloc(const Shape& s, DType t) { return new_tensor(s, t); }
 
 Tensor CpuBackend::upload(const Tensor& host) {
   require_host(host, "upload", "x");

@@ -10,6 +10,7 @@ namespace ovis::cpu {
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads) : pool_(threads) {}
+  ~CpuBackend() override;
   std::string name() const override { return "cpu"; }
   DeviceKind device() const override { return DeviceKind::Host; }
   int threads() const { return pool_.size(); }
@@ -19,6 +20,8 @@ class CpuBackend final : public Backend {
   Tensor upload(const Tensor& host) override;
   Tensor to_host_f32(const Tensor& t) override;
   Tensor cast(const Tensor& t, DType to) override;
+  // Frees the cached free blocks of large op outputs (cpu/host_block_cache.h).
+  void trim() override;
 
   Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) override;
   Tensor embedding(const Tensor& table, const Tensor& ids) override;

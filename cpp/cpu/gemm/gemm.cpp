@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "cpu/gemm/scratch.h"
 #include "cpu/simd/cpu_features.h"
 #include "cpu/thread_pool.h"
 
@@ -24,26 +25,6 @@ MicroKernel micro_kernel() {
 }
 
 namespace {
-
-// A grow-only 64-byte aligned scratch buffer, one per thread and purpose.
-struct Scratch {
-  float* p = nullptr;
-  size_t cap = 0;
-  ~Scratch() { std::free(p); }
-  float* get(size_t n) {
-    if (n > cap) {
-      std::free(p);
-      size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-      p = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!p) {
-        cap = 0;
-        fail("OVIS_OUT_OF_MEMORY", "gemm: scratch allocation failed");
-      }
-      cap = n;
-    }
-    return p;
-  }
-};
 
 thread_local Scratch tls_a_block;
 thread_local Scratch tls_b_block;

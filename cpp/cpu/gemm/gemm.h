@@ -1,6 +1,6 @@
 // Cache-blocked f32 GEMM: C[M, N] = A[M, K] · B[K, N], operands of any float dtype.
 // Operands are "packing sources": the GEMM asks them for MR x kc (A) and kc x NR (B) panels and they
-// convert to f32 on the fly (bf16 weights are never converted whole), or synthesize panels (im2col).
+// convert to f32 on the fly (bf16 weights are never converted whole), or synthesize panels.
 #pragma once
 #include <cstdint>
 

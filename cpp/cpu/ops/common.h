@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "cpu/host_block_cache.h"
 
 namespace ovis::cpu {
 
@@ -42,7 +43,7 @@ inline const float* as_f32(const Tensor& t, std::vector<float>& tmp) {
   return tmp.data();
 }
 
-// Allocates a fresh host tensor (F32 unless told otherwise).
-inline Tensor new_tensor(const Shape& s, DType t = DType::F32) { return host_alloc(s, t); }
+// Allocates an uninitialised host tensor (F32 unless told otherwise); large ones may reuse a cached block.
+inline Tensor new_tensor(const Shape& s, DType t = DType::F32) { return cached_host_alloc(s, t); }
 
 }  // namespace ovis::cpu

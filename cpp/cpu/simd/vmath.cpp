@@ -216,4 +216,33 @@ double sum_sq_dev_row(const float* x, int64_t n, double mean) {
   return total;
 }
 
+// Sum of x[i] - shift over a short row (eight float lanes; exact differences when shift is near x).
+static double sum_dev_row(const float* x, int64_t n, float shift) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += x[i + j] - shift;
+  for (; i < n; ++i) acc[0] += x[i] - shift;
+  return double((acc[0] + acc[1]) + (acc[2] + acc[3])) + double((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+void mean_var_row(const float* x, int64_t n, double* mean, double* var) {
+  // Chunks of 512 are read twice while in L1 (mean, then squared deviations from the chunk's own mean);
+  // chunk results merge exactly in double (Chan et al.), so memory is read once and no large mean is
+  // ever subtracted from a sum of squares.
+  double count = 0.0, m = 0.0, m2 = 0.0;
+  for (int64_t b = 0; b < n; b += 512) {
+    const int64_t len = b + 512 < n ? 512 : n - b;
+    // Summing differences from the chunk's first value keeps the float lanes small whatever the mean.
+    const double cm = double(x[b]) + sum_dev_row(x + b, len, x[b]) / double(len);
+    const double cm2 = sum_sq_dev_row(x + b, len, cm);
+    const double total = count + double(len), delta = cm - m;
+    m += delta * (double(len) / total);
+    m2 += cm2 + delta * delta * (count * double(len) / total);
+    count = total;
+  }
+  *mean = m;
+  *var = n > 0 ? m2 / double(n) : 0.0;
+}
+
 }  // namespace ovis::cpu

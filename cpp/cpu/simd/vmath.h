@@ -18,5 +18,7 @@ void axpby_row(float* y, float a, const float* x, float b, int64_t n);
 // Sum and sum of squared deviations from `mean`, accumulated in double across float blocks.
 double sum_row(const float* x, int64_t n);
 double sum_sq_dev_row(const float* x, int64_t n, double mean);
+// Mean and (biased) variance of x[0..n) from one sweep over memory, stable for any mean.
+void mean_var_row(const float* x, int64_t n, double* mean, double* var);
 
 }  // namespace ovis::cpu

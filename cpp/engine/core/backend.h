@@ -34,8 +34,8 @@ class Backend {
   virtual Tensor cast(const Tensor& t, DType to) = 0;
   // Waits for queued work (no-op on the CPU).
   virtual void sync() {}
-  // Returns cached free device memory to the driver (a caching allocator keeps freed blocks for
-  // reuse); no-op on the CPU. Waits for queued work first. Memory held by live tensors stays.
+  // Returns cached free memory (backends keep freed blocks for reuse: CUDA device memory, the CPU's
+  // large output blocks) to the driver / OS. Waits for queued work first. Live tensors stay.
   virtual void trim() {}
 
   // ---- dense --------------------------------------------------------------------------------
