@@ -14,6 +14,7 @@ import type { OvisImage } from '../lib/ovis-image.js';
 import { decodePng } from '../lib/pipeline/png.js';
 import { encodeTensorFile } from '../lib/pipeline/tensor-file.js';
 import { makeModel, type FakeEngine } from './pipeline-fakes.js';
+import { pipelineCase } from './helpers/golden-manifest.js';
 
 class Capture extends Writable {
   text = '';
@@ -164,7 +165,7 @@ describe('ovis-image generate (fake engine)', () => {
 });
 
 const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
-const p3 = (JSON.parse(readFileSync(golden('manifest.json'), 'utf8')) as { cases: Record<string, { prompt: string; seed: number }> }).cases['pipeline/p3']!;
+const p3 = pipelineCase('p3');
 const p3Args = ['-p', p3.prompt, '--width', '32', '--height', '32', '--steps', '2', '--guidance', '1', '--seed', String(p3.seed), '--device', 'cpu'];
 
 function closeToGolden(file: Buffer): number {

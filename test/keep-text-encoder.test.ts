@@ -3,7 +3,6 @@
  * and on the CPU, releasing the text encoder after each encode (false) gives byte-identical results
  * to keeping it (true) on the golden tiny model. Needs the CPU addon.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,19 +16,10 @@ import { NativeModelEngine, type NativeModelEngineOptions } from '../lib/native/
 import { OvisImage } from '../lib/ovis-image.js';
 import { parseLoadOptions, type LoadOptions } from '../lib/pipeline/options.js';
 import type { NativeBinding, NativeEngineOptions, NativeGenerateResult } from '../types/native.js';
-import { GOLDEN, TINY_DIFFUSERS, tinyPlanText, tinyRequest } from './native-helpers.js';
+import { TINY_DIFFUSERS, tinyPlanText, tinyRequest } from './native-helpers.js';
 import { makeModel } from './pipeline-fakes.js';
+import { pipelineCase } from './helpers/golden-manifest.js';
 
-interface PipelineCase {
-  prompt: string;
-  negative_prompt: string;
-  height: number;
-  width: number;
-  steps: number;
-  guidance: number;
-  seed: number;
-}
-const manifest = JSON.parse(readFileSync(`${GOLDEN}/manifest.json`, 'utf8')) as { cases: Record<string, PipelineCase> };
 
 function invalidOptions(fn: () => unknown): OvisError {
   try {
@@ -200,7 +190,7 @@ describe('keepTextEncoder: false on the CPU gives the same bytes as true (golden
       try {
         const runs = [];
         for (const id of ['p1', 'p2', 'p1']) {
-          const c = manifest.cases[`pipeline/${id}`]!;
+          const c = pipelineCase(id);
           const steps: Float32Array[] = [];
           const r = await model.generate({
             prompt: c.prompt,

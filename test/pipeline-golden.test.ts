@@ -13,20 +13,11 @@ import { decodePng } from '../lib/pipeline/png.js';
 import { randn } from '../lib/pipeline/rng.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
+import { pipelineCase, type PipelineCase } from './helpers/golden-manifest.js';
 
 const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 
-interface PipelineCase {
-  prompt: string;
-  negative_prompt: string;
-  height: number;
-  width: number;
-  steps: number;
-  guidance: number;
-  seed: number;
-}
 
-const manifest = JSON.parse(readFileSync(golden('manifest.json'), 'utf8')) as { cases: Record<string, PipelineCase> };
 const CASES = ['p1', 'p2', 'p3'] as const;
 const LAYOUTS = ['tiny-diffusers', 'tiny-original'] as const;
 
@@ -72,7 +63,7 @@ for (const layout of LAYOUTS) {
 
     for (const id of CASES) {
       it(`${id} matches diffusers from the seed alone`, async () => {
-        const c = manifest.cases[`pipeline/${id}`]!;
+        const c = pipelineCase(id);
         const ref = refs.get(id)!;
         expect(relErr(randn([1, 16, c.height / 8, c.width / 8], c.seed), ref.get('initial_noise')!.data)).toBeLessThan(1e-6);
 
@@ -111,7 +102,7 @@ for (const layout of LAYOUTS) {
 
 describe(`bad input on the real engine (${TEST_DEVICE.label})`, () => {
   let model: OvisImage;
-  const c = manifest.cases['pipeline/p3']!;
+  const c = pipelineCase('p3');
   const ok = tinyOptions(c);
 
   beforeAll(async () => {
