@@ -145,10 +145,10 @@ describe('ovis-image generate (fake engine)', () => {
 
   it('rejects bad values with clear errors', async () => {
     const out = path.join(dir, 'bad.png');
-    await expect(cli(['-p', 'x', '--width', '100', '-o', out])).rejects.toMatchObject({ code: 'OVIS_INVALID_OPTIONS', message: expect.stringMatching(/'width'.*multiple of 16/) });
-    await expect(cli(['-p', 'x', '--steps', '0', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/'steps'/) });
-    await expect(cli(['-p', 'x', '--steps', 'many', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/--steps must be an integer/) });
-    await expect(cli(['-p', 'x', '--guidance', '-2', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/'guidanceScale'/) });
+    await expect(cli(['-p', 'x', '--width', '100', '-o', out])).rejects.toMatchObject({ code: 'OVIS_INVALID_OPTIONS', message: expect.stringMatching(/^--width .*multiple of 16.*\(got 100\)$/) });
+    await expect(cli(['-p', 'x', '--steps', '0', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/^--steps .*\(got 0\)$/) });
+    await expect(cli(['-p', 'x', '--steps', 'many', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/^--steps must be an integer.*\(got many\)$/) });
+    await expect(cli(['-p', 'x', '--guidance', '-2', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/^--guidance .*\(got -2\)$/) });
     await expect(cli(['-p', 'x', '--seed', '-1', '-o', out])).rejects.toThrow();
     await expect(cli(['-p', 'x', '--seed', '18446744073709551616', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/--seed/) });
     await expect(cli(['-p', 'x', '--count', '0', '-o', out])).rejects.toMatchObject({ message: expect.stringMatching(/--count/) });

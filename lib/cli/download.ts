@@ -1,6 +1,9 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_ID, downloadModel, type DownloadProgress } from '../hub/index.js';
+import { withInterrupt } from './interrupt.js';
+
+export const CACHE_DIR_HELP = 'Hub cache folder (default: $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub)';
 
 function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -78,27 +81,19 @@ export function registerDownloadCommand(program: Command): Command {
     .description('download a model from the Hugging Face Hub into the shared HF cache and print its folder')
     .argument('[repo]', 'model repo, owner/name[@revision]', DEFAULT_MODEL_ID)
     .option('--revision <rev>', 'branch, tag or commit hash (default: main)')
-    .option('--cache-dir <dir>', 'Hub cache folder (default: $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub)')
+    .option('--cache-dir <dir>', CACHE_DIR_HELP)
     .option('--refresh', 'ask the Hub for the newest commit even when a complete copy is cached')
     .option('--no-progress', 'do not draw the progress bar on stderr')
     .action(async (repo: string, opts: DownloadCommandOptions) => {
       const bar = opts.progress && process.stderr.isTTY ? createDownloadProgressBar() : undefined;
-      const abort = new AbortController();
-      const onSigint = (): void => abort.abort();
-      process.once('SIGINT', onSigint);
       try {
-        const dir = await downloadModel(repo, {
-          revision: opts.revision,
-          cacheDir: opts.cacheDir,
-          refresh: opts.refresh,
-          onProgress: bar?.onProgress,
-          signal: abort.signal,
-        });
+        const dir = await withInterrupt((signal) =>
+          downloadModel(repo, { revision: opts.revision, cacheDir: opts.cacheDir, refresh: opts.refresh, onProgress: bar?.onProgress, signal }),
+        );
         bar?.stop();
         process.stdout.write(`${dir}\n`);
       } finally {
         bar?.stop();
-        process.off('SIGINT', onSigint);
       }
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { describeConfigSource, formatPlanText, resolveModel, type ResolvedModel, type WeightsComponent } from '../model/index.js';
 import { formatBackendInfo, selectBackend, type BackendInfo } from '../native/index.js';
 import { addModelOptions, localModel, modelFromOptions, type ModelOptionValues } from './model-options.js';
+import { withInterrupt } from './interrupt.js';
 import { CliFailure } from './output.js';
 
 interface InfoOptions extends ModelOptionValues {
@@ -90,7 +91,8 @@ export function registerInfo(program: Command): void {
     .option('--tensors', 'list the canonical tensors')
     .option('--plan', 'print the weight plan text (docs/WEIGHTS.md)')
     .action(async (options: InfoOptions) => {
-      const model = await resolveModel(await localModel(modelFromOptions(command, options)));
+      const source = modelFromOptions(options);
+      const model = await resolveModel(await withInterrupt((signal) => localModel(source, { cacheDir: options.cacheDir, signal })));
       const backend = options.plan ? undefined : autoBackend();
       process.stdout.write(options.plan ? formatPlanText(model.plan) : options.json ? infoJson(model, backend!) : infoText(model, options.tensors === true, backend!));
       const first = model.problems[0];

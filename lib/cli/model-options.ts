@@ -1,7 +1,11 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_MODEL_ID, downloadModel, isHubModelId } from '../hub/index.js';
-import type { ModelFiles } from '../model/index.js';
-import { createDownloadProgressBar } from './download.js';
+import { DEFAULT_MODEL_ID, downloadModel, isHubModelId, type DownloadProgress } from '../hub/index.js';
+import { detectLayout, type ModelFiles } from '../model/index.js';
+import { CACHE_DIR_HELP, createDownloadProgressBar } from './download.js';
+import { FLAG_OF_FIELD } from './flag-names.js';
+import { UsageError } from './usage-error.js';
 
 export interface ModelOptionValues {
   model?: string;
@@ -10,9 +14,10 @@ export interface ModelOptionValues {
   vae?: string;
   tokenizer?: string;
   scheduler?: string;
+  cacheDir?: string;
 }
 
-/** Adds `-m <folder|id>` and the split-file options shared by every command that needs a model. */
+/** Adds `-m <folder|id>`, the split-file options and `--cache-dir` shared by every command that needs a model. */
 export function addModelOptions(command: Command): Command {
   return command
     .option(
@@ -23,42 +28,57 @@ export function addModelOptions(command: Command): Command {
     .addOption(new Option('--text-encoder <file>', 'text encoder weights (Ovis2.5 / Qwen3) for split files'))
     .addOption(new Option('--vae <file>', 'VAE weights (FLUX.1 ae.safetensors) for split files'))
     .addOption(new Option('--tokenizer <dir>', 'folder with tokenizer.json and the chat template'))
-    .addOption(new Option('--scheduler <file>', 'scheduler_config.json (optional; official defaults otherwise)'));
+    .addOption(new Option('--scheduler <file>', 'scheduler_config.json (optional; official defaults otherwise)'))
+    .option('--cache-dir <dir>', CACHE_DIR_HELP);
 }
+
+const SPLIT_FIELDS = ['transformer', 'textEncoder', 'vae', 'tokenizer', 'scheduler'] as const;
 
 /**
  * The model the options name: a folder or Hub id, or files per component; DEFAULT_MODEL_ID when none
- * is given. Usage errors exit with code 2.
+ * is given. `needed` split files must all be given (tokenize needs only the tokenizer). Usage errors exit 2.
  */
-export function modelFromOptions(command: Command, o: ModelOptionValues): string | ModelFiles {
+export function modelFromOptions(o: ModelOptionValues, needed: readonly (keyof ModelFiles)[] = ['transformer', 'textEncoder', 'vae']): string | ModelFiles {
   const split: ModelFiles = {};
-  if (o.transformer !== undefined) split.transformer = o.transformer;
-  if (o.textEncoder !== undefined) split.textEncoder = o.textEncoder;
-  if (o.vae !== undefined) split.vae = o.vae;
-  if (o.tokenizer !== undefined) split.tokenizer = o.tokenizer;
-  if (o.scheduler !== undefined) split.scheduler = o.scheduler;
-  const hasSplit = Object.keys(split).length > 0;
-  if (o.model !== undefined && hasSplit) {
-    command.error('error: give either -m <folder|id> or the split-file options (--transformer, --text-encoder, --vae, --tokenizer), not both', { exitCode: 2, code: 'ovis.usage' });
+  for (const field of SPLIT_FIELDS) if (o[field] !== undefined) split[field] = o[field];
+  const given = Object.keys(split) as (keyof ModelFiles)[];
+  if (o.model !== undefined && given.length) {
+    throw new UsageError('give either -m <folder|id> or the split-file options (--transformer, --text-encoder, --vae, --tokenizer), not both');
   }
+  for (const field of given) {
+    if (!existsSync(path.resolve(split[field]!))) throw new UsageError(`${FLAG_OF_FIELD[field]} ${split[field]}: no such file or folder`);
+  }
+  const hasSplit = given.length > 0;
   if (o.model !== undefined) return o.model;
-  return hasSplit ? split : DEFAULT_MODEL_ID;
+  if (!hasSplit) return DEFAULT_MODEL_ID;
+  const missing = needed.filter((f) => split[f] === undefined).map((f) => FLAG_OF_FIELD[f]);
+  if (missing.length) throw new UsageError(`split files need ${missing.join(', ')} too (or give a model folder with -m)`);
+  return split;
+}
+
+export interface LocalModelOptions {
+  cacheDir?: string | undefined;
+  signal?: AbortSignal | undefined;
+  /** Progress of a download; default: a bar on a terminal's stderr, nothing otherwise. */
+  onProgress?: ((p: DownloadProgress) => void) | undefined;
 }
 
 /**
- * For commands that read the files themselves (info, tokenize): a Hub id becomes its snapshot folder
- * in the HF cache, downloaded first when needed, with a progress bar on a terminal's stderr.
+ * For commands that read the files themselves: a Hub id (not shadowed by a local folder of that name)
+ * becomes its snapshot folder in the HF cache, downloaded first when needed.
  */
-export async function localModel(model: string | ModelFiles): Promise<string | ModelFiles> {
+export async function localModel(model: string | ModelFiles, o: LocalModelOptions = {}): Promise<string | ModelFiles> {
   if (typeof model !== 'string' || !isHubModelId(model)) return model;
-  const bar = process.stderr.isTTY ? createDownloadProgressBar() : undefined;
-  const abort = new AbortController();
-  const onSigint = (): void => abort.abort();
-  process.once('SIGINT', onSigint);
+  const bar = o.onProgress === undefined && process.stderr.isTTY ? createDownloadProgressBar() : undefined;
   try {
-    return await downloadModel(model, { onProgress: bar?.onProgress, signal: abort.signal });
+    return await downloadModel(model, { cacheDir: o.cacheDir, onProgress: o.onProgress ?? bar?.onProgress, signal: o.signal });
   } finally {
     bar?.stop();
-    process.off('SIGINT', onSigint);
   }
+}
+
+/** The tokenizer folder of a local model, found without reading any weights; undefined when there is none. */
+export async function tokenizerDirOf(model: string | ModelFiles): Promise<string | undefined> {
+  if (typeof model !== 'string' && model.tokenizer !== undefined) return model.tokenizer;
+  return (await detectLayout(model)).tokenizerDir;
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { ModelLoadError } from '../errors.js';
-import { detectLayout } from '../model/index.js';
 import { PromptTokenizer, MAX_TOKENS } from '../tokenizer/index.js';
-import { addModelOptions, localModel, modelFromOptions, type ModelOptionValues } from './model-options.js';
+import { withInterrupt } from './interrupt.js';
+import { addModelOptions, localModel, modelFromOptions, tokenizerDirOf, type ModelOptionValues } from './model-options.js';
 import { printWarning } from './output.js';
 
 interface TokenizeOptions extends ModelOptionValues {
@@ -14,9 +14,10 @@ export function registerTokenize(program: Command): void {
   addModelOptions(command)
     .requiredOption('-p, --prompt <text>', 'the prompt')
     .action(async (options: TokenizeOptions) => {
-      const model = await localModel(modelFromOptions(command, options));
+      const source = modelFromOptions(options, []);
+      const model = await withInterrupt((signal) => localModel(source, { cacheDir: options.cacheDir, signal }));
       // only the tokenizer is needed: find its folder without reading any weights
-      const dir = typeof model !== 'string' && model.tokenizer !== undefined ? model.tokenizer : (await detectLayout(model)).tokenizerDir;
+      const dir = await tokenizerDirOf(model);
       if (!dir) throw new ModelLoadError('MODEL_MISSING_COMPONENT', 'no tokenizer found for this model (pass --tokenizer <dir>)');
       const out = (await PromptTokenizer.load(dir)).encode(options.prompt);
       if (out.truncated) printWarning(`the prompt was truncated: its chat text has ${out.tokenCount} tokens, the model reads ${MAX_TOKENS}`);

@@ -1,0 +1,129 @@
+/**
+ * `generate`'s flags → the API's generate and load options, all checked before any model is loaded.
+ * Ranges come from the API's option schemas; their errors are reworded to name the flags (flag-names.ts).
+ */
+import { parseGenerateOptions, parseLoadOptions, LATENT_CHANNELS, type GenerateOptions, type LoadOptions } from '../pipeline/options.js';
+import { MAX_SEED } from '../pipeline/rng.js';
+import { readTensorFile } from '../pipeline/tensor-file.js';
+import { toFlagError, type TypedValues } from './flag-names.js';
+import { intFlag, numberFlag } from './flag-values.js';
+import { flagError, UsageError } from './usage-error.js';
+
+export const MAX_COUNT = 10_000;
+
+export interface GenerateFlags {
+  prompt: string;
+  negative?: string;
+  width?: string;
+  height?: string;
+  steps?: string;
+  guidance?: string;
+  seed?: string;
+  noise?: string;
+  count?: string;
+  device?: string;
+  threads?: string;
+  precision?: string;
+  keepTextEncoder?: boolean;
+}
+
+export interface GeneratePlan {
+  count: number;
+  /** Seed of the first image (image i uses seed + i); undefined with --noise. */
+  firstSeed: bigint | undefined;
+  /** Options of every image except its seed. */
+  image: Omit<GenerateOptions, 'seed' | 'signal' | 'onStep'>;
+  load: LoadOptions;
+}
+
+export async function parseGenerateFlags(f: GenerateFlags, randomSeed: () => bigint): Promise<GeneratePlan> {
+  const count = parseCount(f.count);
+  if (f.noise !== undefined && f.seed !== undefined) throw new UsageError('--seed and --noise cannot be used together: the noise file replaces the noise a seed makes');
+  if (f.noise !== undefined && count > 1) throw new UsageError('--noise gives the noise of one image: it cannot be combined with --count > 1');
+  const noise = f.noise === undefined ? undefined : await readNoise(f.noise);
+  const image = {
+    prompt: f.prompt,
+    negativePrompt: f.negative ?? '',
+    width: intFlag(f.width) ?? noise?.width ?? 1024,
+    height: intFlag(f.height) ?? noise?.height ?? 1024,
+    steps: intFlag(f.steps) ?? 50,
+    guidanceScale: numberFlag(f.guidance) ?? 5.0,
+    ...(noise ? { noise: noise.data } : {}),
+  };
+  const sized = Number.isInteger(image.width) && Number.isInteger(image.height);
+  if (noise && sized && (noise.width !== image.width || noise.height !== image.height)) {
+    throw new UsageError(`--noise ${f.noise}: shape [${noise.shape.join(', ')}] is for ${noise.width}×${noise.height}, not ${image.width}×${image.height}`);
+  }
+  const typed = typedValues(f);
+  check(() => parseGenerateOptions(image), typed);
+  const firstSeed = noise ? undefined : f.seed === undefined ? randomSeed() : parseSeed(f.seed, count);
+  return { count, firstSeed, image, load: parseLoadFlags(f, typed) };
+}
+
+function parseLoadFlags(f: GenerateFlags, typed: TypedValues): LoadOptions {
+  const load: LoadOptions = {};
+  if (f.device !== undefined) load.device = f.device as LoadOptions['device'];
+  if (f.threads !== undefined) load.threads = intFlag(f.threads)!;
+  if (f.precision !== undefined) load.precision = f.precision as LoadOptions['precision'];
+  if (f.keepTextEncoder !== undefined) load.keepTextEncoder = f.keepTextEncoder;
+  check(() => parseLoadOptions(load), typed);
+  return load;
+}
+
+/** Runs an API option check; its error comes back naming the flag. */
+function check(parse: () => unknown, typed: TypedValues): void {
+  try {
+    parse();
+  } catch (err) {
+    throw toFlagError(err, typed);
+  }
+}
+
+function typedValues(f: GenerateFlags): TypedValues {
+  return {
+    prompt: f.prompt,
+    negativePrompt: f.negative,
+    width: f.width,
+    height: f.height,
+    steps: f.steps,
+    guidanceScale: f.guidance,
+    seed: f.seed,
+    noise: f.noise,
+    device: f.device,
+    threads: f.threads,
+    precision: f.precision,
+  };
+}
+
+function parseCount(value: string | undefined): number {
+  const count = intFlag(value) ?? 1;
+  if (!Number.isSafeInteger(count) || count < 1 || count > MAX_COUNT) throw flagError('--count', `must be an integer in [1, ${MAX_COUNT}]`, value);
+  return count;
+}
+
+function parseSeed(value: string, count: number): bigint {
+  const rule = 'must be an integer in [0, 2^64 - 1]';
+  if (!/^\+?\d+$/.test(value.trim())) throw flagError('--seed', rule, value);
+  const seed = BigInt(value.trim());
+  if (seed > MAX_SEED) throw flagError('--seed', rule, value);
+  if (seed + BigInt(count - 1) > MAX_SEED) throw new UsageError(`--seed ${value} with --count ${count} runs past the largest seed 2^64 - 1`);
+  return seed;
+}
+
+interface NoiseTensor {
+  shape: number[];
+  data: Float32Array;
+  width: number;
+  height: number;
+}
+
+async function readNoise(file: string): Promise<NoiseTensor> {
+  const tensors = await readTensorFile(file);
+  const noise = tensors.get('noise');
+  if (!noise) throw new UsageError(`--noise ${file}: no tensor named "noise" (found: ${[...tensors.keys()].slice(0, 5).join(', ') || 'none'}${tensors.size > 5 ? ', ...' : ''})`);
+  const s = noise.shape;
+  if (s.length !== 4 || s[0] !== 1 || s[1] !== LATENT_CHANNELS) {
+    throw new UsageError(`--noise ${file}: "noise" must have shape [1, ${LATENT_CHANNELS}, H/8, W/8] (got [${s.join(', ')}])`);
+  }
+  return { shape: s, data: noise.data, width: s[3]! * 8, height: s[2]! * 8 };
+}
