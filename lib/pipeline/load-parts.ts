@@ -96,6 +96,9 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
 }
 
 function modelName(model: ModelSource, resolved: ResolvedModel): string {
+  // A snapshot folder of the HF cache (…/models--owner--name/snapshots/<commit>) is named by its repo id.
+  const snapshot = resolved.root && /[/\\]models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\][^/\\]+$/.exec(resolved.root);
+  if (snapshot) return `${snapshot[1]}/${snapshot[2]}`;
   if (resolved.root) return path.basename(resolved.root);
   if (typeof model === 'string') return path.basename(path.resolve(model));
   const file = resolved.components.transformer.files[0];
