@@ -64,3 +64,15 @@ describe('generate: bad flag values exit 2 and name the flag', () => {
     expect(gone.stderr).toMatch(/^ovis-image: error: --transformer .*nope\.safetensors: no such file or folder\n$/);
   });
 });
+
+describe('generate --noise: what is wrong with the file', () => {
+  it('a noise size that is no multiple of 16 pixels says it came from the noise file', () => {
+    const noise = path.join(dir, 'odd.safetensors');
+    writeFileSync(noise, encodeTensorFile({ noise: { shape: [1, 16, 5, 4], data: new Float32Array(320) } }));
+    expectUsageError(['--noise', noise], /--noise .*odd\.safetensors: shape \[1, 16, 5, 4\] is for 32×40 pixels, but width and height must be multiples of 16.*/);
+  });
+
+  it('a device or FIFO as --noise is refused, not read forever', () => {
+    expectUsageError(['--noise', '/dev/zero'], /--noise \/dev\/zero: not a regular file/);
+  });
+});
