@@ -28,12 +28,14 @@ export interface GenerateFlags {
   keepTextEncoder?: boolean;
 }
 
+export type ImageOptions = Pick<Required<GenerateOptions>, 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidanceScale'> & { noise?: Float32Array };
+
 export interface GeneratePlan {
   count: number;
   /** Seed of the first image (image i uses seed + i); undefined with --noise. */
   firstSeed: bigint | undefined;
   /** Options of every image except its seed. */
-  image: Omit<GenerateOptions, 'seed' | 'signal' | 'onStep'>;
+  image: ImageOptions;
   load: LoadOptions;
 }
 
@@ -42,7 +44,7 @@ export async function parseGenerateFlags(f: GenerateFlags, randomSeed: () => big
   if (f.noise !== undefined && f.seed !== undefined) throw new UsageError('--seed and --noise cannot be used together: the noise file replaces the noise a seed makes');
   if (f.noise !== undefined && count > 1) throw new UsageError('--noise gives the noise of one image: it cannot be combined with --count > 1');
   const noise = f.noise === undefined ? undefined : await readNoise(f.noise);
-  const image = {
+  const image: ImageOptions = {
     prompt: f.prompt,
     negativePrompt: f.negative ?? '',
     width: intFlag(f.width) ?? noise?.width ?? 1024,

@@ -86,7 +86,7 @@ async function loadModel(opts: GenerateCommandOptions, source: ModelSource, plan
   } finally {
     download.stop();
   }
-  await warnIfPromptTooLong(local, { negativePrompt: '', guidanceScale: 5, ...plan.image }, deps.stderr);
+  await warnIfPromptTooLong(local, plan.image, deps.stderr);
   if (!quiet) deps.stderr.write(`loading ${typeof source === 'string' ? source : 'the model'} ...\n`);
   const progress = createLoadProgress(deps.stderr, quiet, opts.verbose === true);
   try {
