@@ -4,10 +4,10 @@ import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OvisError } from '../errors.js';
-import { SHA256_HEX } from './cache-layout.js';
+import { COMMIT_HASH, SHA256_HEX } from './cache-layout.js';
 import { cacheWriteError } from './fs-errors.js';
 import { isRetryableStatus, networkError, responseError, type RequestContext } from './http.js';
-import { getDroppingTokenOffHub } from './redirects.js';
+import { fetchFollowingRedirects } from './redirects.js';
 
 /** One blob to bring into the cache. */
 export interface BlobJob {
@@ -18,6 +18,8 @@ export interface BlobJob {
   blobPath: string;
   incompletePath: string;
   cacheDir: string;
+  /** The cached blob failed the snapshot check: fetch it again even though its size is right. */
+  refetch?: boolean;
 }
 
 export interface BlobDownloadOptions {
@@ -38,9 +40,18 @@ async function sizeOf(p: string): Promise<number | undefined> {
   }
 }
 
-/** sha256 of the first `length` bytes already on disk, so a resumed download can be verified in one pass. */
-async function hashPrefix(p: string, length: number): Promise<Hash> {
-  const hash = createHash('sha256');
+/**
+ * The hash the blob's name promises: sha256 for LFS files, and for small files git's object id
+ * (sha1 of "blob <size>\0" + content), which is the ETag the Hub gives them. Undefined for other names.
+ */
+function expectedHash(etag: string, size: number): Hash | undefined {
+  if (SHA256_HEX.test(etag)) return createHash('sha256');
+  if (COMMIT_HASH.test(etag)) return createHash('sha1').update(`blob ${size}\0`);
+  return undefined;
+}
+
+/** The hash of the first `length` bytes on disk, so a resumed download can be verified in one pass. */
+async function hashPrefix(p: string, length: number, hash: Hash): Promise<Hash> {
   if (length === 0) return hash;
   for await (const chunk of createReadStream(p, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
   return hash;
@@ -61,7 +72,7 @@ class RetryableError extends Error {}
  */
 export async function downloadBlob(job: BlobJob, o: BlobDownloadOptions): Promise<void> {
   const existing = await sizeOf(job.blobPath);
-  if (existing === job.size) return o.onBytes(job.size);
+  if (existing === job.size && !job.refetch) return o.onBytes(job.size);
   const fsWrap = async <T>(path: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
@@ -69,7 +80,7 @@ export async function downloadBlob(job: BlobJob, o: BlobDownloadOptions): Promis
       throw cacheWriteError(err, path, job.cacheDir);
     }
   };
-  // A finished blob of the wrong size is not that blob: fetch it again.
+  // A finished blob of the wrong size (or one the snapshot check refused) is not that blob: fetch it again.
   if (existing !== undefined) await fsWrap(job.blobPath, () => rm(job.blobPath, { force: true }));
   await fsWrap(dirname(job.blobPath), () => mkdir(dirname(job.blobPath), { recursive: true }));
   const partial = await sizeOf(job.incompletePath);
@@ -82,7 +93,7 @@ export async function downloadBlob(job: BlobJob, o: BlobDownloadOptions): Promis
     try {
       await fetchIntoIncomplete(job, o, fsWrap);
       if (await verifyAndFinish(job, o, fsWrap)) return;
-      lastError = new OvisError('HUB_CORRUPT', `${job.ctx.file} of ${job.ctx.repoId} did not match its sha256 (${job.etag}) after download; it was deleted. Run again.`);
+      lastError = new OvisError('HUB_CORRUPT', `${job.ctx.file} of ${job.ctx.repoId} did not match its hash (${job.etag}) after download; it was deleted. Run again.`);
     } catch (err) {
       if (!(err instanceof RetryableError)) throw err;
       lastError = err.cause;
@@ -97,13 +108,18 @@ type FsWrap = <T>(path: string, f: () => Promise<T>) => Promise<T>;
 async function fetchIntoIncomplete(job: BlobJob, o: BlobDownloadOptions, fsWrap: FsWrap): Promise<void> {
   let start = (await sizeOf(job.incompletePath)) ?? 0;
   o.onBytes(start);
-  if (start >= job.size) return;
+  if (start >= job.size) {
+    // A zero-byte file needs no request, but its .incomplete must exist to be renamed.
+    if (job.size === 0) await fsWrap(job.incompletePath, async () => (await open(job.incompletePath, 'a')).close());
+    return;
+  }
   let res: Response;
+  let answeredBy: string;
   try {
     const range: Record<string, string> = start > 0 ? { range: `bytes=${start}-` } : {};
-    res = await getDroppingTokenOffHub(job.url, { token: o.token, endpoint: job.ctx.endpoint, headers: range, signal: o.signal });
+    ({ res, url: answeredBy } = await fetchFollowingRedirects(job.url, { token: o.token, headers: range, signal: o.signal, follow: 'all' }));
   } catch (err) {
-    if (o.signal.aborted) throw networkError(err, job.ctx, o.signal);
+    if (err instanceof OvisError || o.signal.aborted) throw networkError(err, job.ctx, o.signal);
     throw new RetryableError('request failed', { cause: err });
   }
   if (res.status === 416) {
@@ -113,7 +129,7 @@ async function fetchIntoIncomplete(job: BlobJob, o: BlobDownloadOptions, fsWrap:
     throw new RetryableError('range not satisfiable', { cause: new Error('HTTP 416') });
   }
   if (!res.ok) {
-    const err = await responseError(res, job.ctx);
+    const err = await responseError(res, job.ctx, answeredBy);
     if (isRetryableStatus(res.status)) throw new RetryableError('server error', { cause: err });
     throw err;
   }
@@ -158,8 +174,9 @@ async function fetchIntoIncomplete(job: BlobJob, o: BlobDownloadOptions, fsWrap:
 async function verifyAndFinish(job: BlobJob, o: BlobDownloadOptions, fsWrap: FsWrap): Promise<boolean> {
   const size = (await sizeOf(job.incompletePath)) ?? 0;
   if (size !== job.size) throw new RetryableError('size mismatch', { cause: new Error(`got ${size} of ${job.size} bytes`) });
-  if (SHA256_HEX.test(job.etag)) {
-    const digest = (await hashPrefix(job.incompletePath, size)).digest('hex');
+  const hash = expectedHash(job.etag, size);
+  if (hash) {
+    const digest = (await hashPrefix(job.incompletePath, size, hash)).digest('hex');
     if (digest !== job.etag) {
       await fsWrap(job.incompletePath, () => rm(job.incompletePath, { force: true }));
       o.onBytes(0);

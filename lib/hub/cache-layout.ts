@@ -6,11 +6,20 @@ import { dirname, join, relative } from 'node:path';
  *   models--owner--name/blobs/<etag>                  file contents, named by etag (sha256 for LFS files)
  *   models--owner--name/snapshots/<commit>/<path>     relative symlink to ../../blobs/<etag>
  *   models--owner--name/refs/<revision>               the commit hash a branch/tag pointed at
+ *   .locks/models--owner--name/<etag>.lock            flock held while a blob is written
  */
 export class RepoCache {
   readonly root: string;
+  private readonly lockDir: string;
   constructor(cacheDir: string, repoId: string) {
-    this.root = join(cacheDir, `models--${repoId.split('/').join('--')}`);
+    const folder = `models--${repoId.split('/').join('--')}`;
+    this.root = join(cacheDir, folder);
+    this.lockDir = join(cacheDir, '.locks', folder);
+  }
+
+  /** The lock huggingface_hub takes while it writes this blob: <cache>/.locks/<repo folder>/<etag>.lock. */
+  lockPath(etag: string): string {
+    return join(this.lockDir, `${etag}.lock`);
   }
 
   blobPath(etag: string): string {

@@ -4,13 +4,16 @@ import { downloadBlob, type BlobJob } from './blob-download.js';
 import { COMMIT_HASH, RepoCache } from './cache-layout.js';
 import { ensureFreeSpace } from './disk-space.js';
 import { selectModelFiles } from './file-selection.js';
+import { withFileLock } from './file-lock.js';
 import { fetchFileMetadata, resolveUrl, type FileMetadata } from './file-metadata.js';
 import { cacheWriteError } from './fs-errors.js';
 import { type RequestContext } from './http.js';
 import { parseHubModelIdOrThrow } from './model-id.js';
+import { runPool } from './pool.js';
 import { ProgressTracker, type ProgressCallback } from './progress.js';
 import { fetchRevisionInfo } from './repo-info.js';
-import { resolveHubSettings } from './settings.js';
+import { assertSafeRepoPaths } from './repo-paths.js';
+import { resolveHubSettings, type HubSettings } from './settings.js';
 import { checkSnapshot, isSnapshotComplete, type SnapshotReport } from './snapshot-check.js';
 
 export interface DownloadModelOptions {
@@ -44,23 +47,151 @@ function describeGaps(r: SnapshotReport): string {
   return parts.join('; ');
 }
 
-/** Runs `work` on every item, at most `limit` at once; the first failure stops the rest and is rethrown. */
-async function runPool<T>(items: readonly T[], limit: number, abort: AbortController, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let firstError: unknown;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && firstError === undefined) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (err) {
-        if (firstError === undefined) firstError = err;
-        abort.abort(err);
-      }
+/** One download: where it goes, how to reach the Hub, and what the cache already holds. */
+interface DownloadRun {
+  ctx: RequestContext;
+  settings: HubSettings;
+  cache: RepoCache;
+  cachedCommit: string | undefined;
+  cachedReport: SnapshotReport | undefined;
+  options: DownloadModelOptions;
+}
+
+function offlineError(run: DownloadRun): OvisError {
+  const { repoId, revision } = run.ctx;
+  const where = `${repoId}@${revision} in ${run.settings.cacheDir}`;
+  const fix = `Unset HF_HUB_OFFLINE and run \`ovis-image download ${repoId}${revision === 'main' ? '' : ` --revision ${revision}`}\` to fetch them.`;
+  return new OvisError(
+    'HUB_OFFLINE_MISSING',
+    run.cachedCommit && run.cachedReport
+      ? `HF_HUB_OFFLINE is set and the cached copy of ${where} is not complete (${describeGaps(run.cachedReport)}). ${fix}`
+      : `HF_HUB_OFFLINE is set and there is no cached copy of ${where}. ${fix}`,
+  );
+}
+
+/** Asks the Hub for the commit and file list, and picks (and checks) the files the engine needs. */
+async function resolveFiles(run: DownloadRun): Promise<{ commit: string; files: string[] } | undefined> {
+  const { ctx, settings, cache } = run;
+  let info;
+  try {
+    info = await fetchRevisionInfo(ctx, settings.token, run.options.signal);
+  } catch (err) {
+    // Like huggingface_hub: when the Hub cannot be reached, a complete cached copy is good enough.
+    if (err instanceof OvisError && err.code === 'HUB_NETWORK' && run.cachedCommit && run.cachedReport && isSnapshotComplete(run.cachedReport)) return undefined;
+    throw err;
+  }
+  const where = `${ctx.repoId}@${ctx.revision}`;
+  assertSafeRepoPaths(info.paths, where);
+  const selection = selectModelFiles(info.paths);
+  if (!selection) {
+    throw new OvisError(
+      'MODEL_UNKNOWN_LAYOUT',
+      `${where} is not an Ovis-Image checkpoint: it has neither model_index.json (diffusers layout) nor ovis_image.safetensors (official layout).`,
+    );
+  }
+  try {
+    await cache.writeRef(ctx.revision, info.commit);
+  } catch (err) {
+    throw cacheWriteError(err, cache.refPath(ctx.revision), settings.cacheDir);
+  }
+  return { commit: info.commit, files: selection.files };
+}
+
+/** Paths sharing one blob (same etag) are downloaded once and linked from every path. */
+function groupByEtag(files: readonly string[], metas: Map<string, FileMetadata>): Map<string, string[]> {
+  const byEtag = new Map<string, string[]>();
+  for (const file of files) {
+    const etag = (metas.get(file) as FileMetadata).etag;
+    byEtag.set(etag, [...(byEtag.get(etag) ?? []), file]);
+  }
+  return byEtag;
+}
+
+/** Bytes of every blob, and bytes still to fetch (what is neither a finished blob nor a partial file). */
+async function measure(cache: RepoCache, byEtag: Map<string, string[]>, metas: Map<string, FileMetadata>): Promise<{ total: number; remaining: number }> {
+  const sizeOnDisk = async (p: string): Promise<number> => (await stat(p).catch(() => undefined))?.size ?? 0;
+  let total = 0;
+  let remaining = 0;
+  for (const [etag, files] of byEtag) {
+    const size = (metas.get(files[0] as string) as FileMetadata).size;
+    total += size;
+    const have = (await sizeOnDisk(cache.blobPath(etag))) === size ? size : await sizeOnDisk(cache.incompletePath(etag));
+    remaining += Math.max(0, size - have);
+  }
+  return { total, remaining };
+}
+
+/**
+ * Brings one blob into the cache and links every path that uses it, holding the blob's lock as
+ * huggingface_hub does: a second process (ours or Python's) waits, then finds the blob finished.
+ */
+async function fetchBlob(run: DownloadRun, commit: string, etag: string, files: string[], meta: FileMetadata, refetch: boolean, tracker: ProgressTracker, signal: AbortSignal): Promise<void> {
+  const { ctx, settings, cache, options } = run;
+  const file = files[0] as string;
+  const job: BlobJob = {
+    ctx: { ...ctx, revision: commit, file },
+    url: resolveUrl(settings.endpoint, ctx.repoId, commit, file),
+    etag,
+    size: meta.size,
+    blobPath: cache.blobPath(etag),
+    incompletePath: cache.incompletePath(etag),
+    cacheDir: settings.cacheDir,
+    refetch,
+  };
+  const locked = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await withFileLock(cache.lockPath(etag), signal, work);
+    } catch (err) {
+      if (signal.aborted) throw new AbortError(`Download of ${ctx.repoId} was aborted`, { cause: err });
+      throw cacheWriteError(err, cache.lockPath(etag), settings.cacheDir);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (firstError !== undefined) throw firstError;
+  await locked(async () => {
+    await downloadBlob(job, {
+      token: settings.token,
+      signal,
+      retries: options.retries ?? 3,
+      retryDelayMs: options.retryDelayMs ?? 1000,
+      onBytes: (n) => tracker.update(file, meta.size, n),
+      beforeWrite: options.beforeWrite,
+    });
+    for (const f of files) {
+      try {
+        await cache.linkPointer(commit, f, etag);
+      } catch (err) {
+        throw cacheWriteError(err, cache.pointerPath(commit, f), settings.cacheDir);
+      }
+    }
+  });
+  tracker.fileDone(file, meta.size);
+}
+
+/** Metadata of every file first, so the progress total and the free-space check cover them all; then the blobs. */
+async function fetchFiles(run: DownloadRun, commit: string, files: string[]): Promise<void> {
+  const { ctx, settings, cache, options } = run;
+  const signal = options.signal;
+  const metas = new Map<string, FileMetadata>();
+  const abort = new AbortController();
+  const onUserAbort = (): void => abort.abort(signal?.reason);
+  signal?.addEventListener('abort', onUserAbort, { once: true });
+  try {
+    await runPool(files, 8, abort, async (file) => {
+      metas.set(file, await fetchFileMetadata({ ...ctx, revision: commit, file }, settings.token, abort.signal));
+    });
+    if (signal?.aborted) throw new AbortError(`Download of ${ctx.repoId} was aborted`);
+    const byEtag = groupByEtag(files, metas);
+    const { total, remaining } = await measure(cache, byEtag, metas);
+    await ensureFreeSpace(settings.cacheDir, remaining);
+    // What failed the snapshot check of this very commit is fetched again, so the cache heals itself.
+    const suspect = new Set(run.cachedCommit === commit ? (run.cachedReport?.corrupt ?? []) : []);
+    const tracker = new ProgressTracker(total, byEtag.size, options.onProgress);
+    await runPool([...byEtag], options.concurrency ?? 4, abort, async ([etag, paths]) => {
+      const meta = metas.get(paths[0] as string) as FileMetadata;
+      await fetchBlob(run, commit, etag, paths, meta, paths.some((p) => suspect.has(p)), tracker, abort.signal);
+    });
+  } finally {
+    signal?.removeEventListener('abort', onUserAbort);
+  }
 }
 
 /**
@@ -70,110 +201,20 @@ async function runPool<T>(items: readonly T[], limit: number, abort: AbortContro
  */
 export async function downloadModel(id: string, options: DownloadModelOptions = {}): Promise<string> {
   const ref = parseHubModelIdOrThrow(id);
-  const repoId = ref.repoId;
   const revision = options.revision ?? ref.revision ?? 'main';
   const settings = resolveHubSettings(options);
-  const cache = new RepoCache(settings.cacheDir, repoId);
-  const ctx: RequestContext = { endpoint: settings.endpoint, repoId, revision, hasToken: !!settings.token };
+  const cache = new RepoCache(settings.cacheDir, ref.repoId);
+  const ctx: RequestContext = { endpoint: settings.endpoint, repoId: ref.repoId, revision, hasToken: !!settings.token };
 
   const cachedCommit = COMMIT_HASH.test(revision) ? revision : await cache.readRef(revision);
   const cachedReport = cachedCommit ? await checkSnapshot(cache.snapshotDir(cachedCommit)) : undefined;
+  const run: DownloadRun = { ctx, settings, cache, cachedCommit, cachedReport, options };
   const cachedComplete = cachedReport !== undefined && isSnapshotComplete(cachedReport);
   if (cachedCommit && cachedComplete && (!options.refresh || settings.offline)) return cache.snapshotDir(cachedCommit);
-  if (settings.offline) {
-    const where = `${repoId}@${revision} in ${settings.cacheDir}`;
-    const fix = `Unset HF_HUB_OFFLINE and run \`ovis-image download ${repoId}${revision === 'main' ? '' : ` --revision ${revision}`}\` to fetch them.`;
-    throw new OvisError(
-      'HUB_OFFLINE_MISSING',
-      cachedCommit && cachedReport
-        ? `HF_HUB_OFFLINE is set and the cached copy of ${where} is not complete (${describeGaps(cachedReport)}). ${fix}`
-        : `HF_HUB_OFFLINE is set and there is no cached copy of ${where}. ${fix}`,
-    );
-  }
+  if (settings.offline) throw offlineError(run);
 
-  const signal = options.signal;
-  let info;
-  try {
-    info = await fetchRevisionInfo(ctx, settings.token, signal);
-  } catch (err) {
-    // Like huggingface_hub: when the Hub cannot be reached, a complete cached copy is good enough.
-    if (err instanceof OvisError && err.code === 'HUB_NETWORK' && cachedCommit && cachedComplete) return cache.snapshotDir(cachedCommit);
-    throw err;
-  }
-  const selection = selectModelFiles(info.paths);
-  if (!selection) {
-    throw new OvisError(
-      'MODEL_UNKNOWN_LAYOUT',
-      `${repoId}@${revision} is not an Ovis-Image checkpoint: it has neither model_index.json (diffusers layout) nor ovis_image.safetensors (official layout).`,
-    );
-  }
-  const commit = info.commit;
-  try {
-    await cache.writeRef(revision, commit);
-  } catch (err) {
-    throw cacheWriteError(err, cache.refPath(revision), settings.cacheDir);
-  }
-
-  // Metadata first, so the progress total and the free-space check cover every file.
-  const metas = new Map<string, FileMetadata>();
-  const abort = new AbortController();
-  const onUserAbort = (): void => abort.abort(signal?.reason);
-  signal?.addEventListener('abort', onUserAbort, { once: true });
-  try {
-    await runPool(selection.files, 8, abort, async (file) => {
-      metas.set(file, await fetchFileMetadata({ ...ctx, revision: commit, file }, settings.token, abort.signal));
-    });
-    if (signal?.aborted) throw new AbortError(`Download of ${repoId} was aborted`);
-
-    // Paths sharing one blob (same etag) are downloaded once and linked from every path.
-    const byEtag = new Map<string, string[]>();
-    for (const file of selection.files) {
-      const etag = (metas.get(file) as FileMetadata).etag;
-      byEtag.set(etag, [...(byEtag.get(etag) ?? []), file]);
-    }
-    const sizeOnDisk = async (p: string): Promise<number> => (await stat(p).catch(() => undefined))?.size ?? 0;
-    let total = 0;
-    let remaining = 0;
-    for (const [etag, files] of byEtag) {
-      const size = (metas.get(files[0] as string) as FileMetadata).size;
-      total += size;
-      const have = (await sizeOnDisk(cache.blobPath(etag))) === size ? size : await sizeOnDisk(cache.incompletePath(etag));
-      remaining += Math.max(0, size - have);
-    }
-    await ensureFreeSpace(settings.cacheDir, remaining);
-
-    const tracker = new ProgressTracker(total, byEtag.size, options.onProgress);
-    await runPool([...byEtag], options.concurrency ?? 4, abort, async ([etag, files]) => {
-      const file = files[0] as string;
-      const meta = metas.get(file) as FileMetadata;
-      const job: BlobJob = {
-        ctx: { ...ctx, revision: commit, file },
-        url: resolveUrl(settings.endpoint, repoId, commit, file),
-        etag,
-        size: meta.size,
-        blobPath: cache.blobPath(etag),
-        incompletePath: cache.incompletePath(etag),
-        cacheDir: settings.cacheDir,
-      };
-      await downloadBlob(job, {
-        token: settings.token,
-        signal: abort.signal,
-        retries: options.retries ?? 3,
-        retryDelayMs: options.retryDelayMs ?? 1000,
-        onBytes: (n) => tracker.update(file, meta.size, n),
-        beforeWrite: options.beforeWrite,
-      });
-      for (const f of files) {
-        try {
-          await cache.linkPointer(commit, f, etag);
-        } catch (err) {
-          throw cacheWriteError(err, cache.pointerPath(commit, f), settings.cacheDir);
-        }
-      }
-      tracker.fileDone(file, meta.size);
-    });
-  } finally {
-    signal?.removeEventListener('abort', onUserAbort);
-  }
-  return cache.snapshotDir(commit);
+  const resolved = await resolveFiles(run);
+  if (!resolved) return cache.snapshotDir(cachedCommit as string);
+  await fetchFiles(run, resolved.commit, resolved.files);
+  return cache.snapshotDir(resolved.commit);
 }

@@ -45,8 +45,28 @@ export function networkError(err: unknown, ctx: RequestContext, signal?: AbortSi
   );
 }
 
+/**
+ * A refusal from the storage the Hub redirected a download to (its CDN or S3): not a question of tokens or
+ * licences, since that server gets a signed link and no token. Says which server did what.
+ */
+export function storageError(res: Response, url: string, ctx: RequestContext): OvisError {
+  const host = new URL(url).host;
+  const what = `${ctx.file ?? 'a file'} of ${ctx.repoId}`;
+  const why =
+    res.status === 401 || res.status === 403
+      ? 'refused the signed download link the Hub gave (it may have expired): run again to get a fresh one'
+      : res.status === 404
+        ? 'has no object at the link the Hub gave: the file may be being replaced; try again later'
+        : 'failed: try again later';
+  return new OvisError('HUB_BAD_RESPONSE', `The storage server ${host} that the Hub sent ${what} to answered HTTP ${res.status}: it ${why}.`);
+}
+
 /** Maps a non-2xx Hub answer to a typed error; the Hub names the problem in the X-Error-Code header. */
-export async function responseError(res: Response, ctx: RequestContext): Promise<OvisError> {
+export async function responseError(res: Response, ctx: RequestContext, url?: string): Promise<OvisError> {
+  if (url !== undefined && new URL(url).origin !== new URL(ctx.endpoint).origin) {
+    await res.body?.cancel();
+    return storageError(res, url, ctx);
+  }
   const errorCode = res.headers.get('x-error-code') ?? '';
   let serverMessage = res.headers.get('x-error-message') ?? '';
   if (!serverMessage) {

@@ -80,6 +80,12 @@ export class FakeHub {
   readonly dropAfter = new Map<string, number>();
   /** Bodies ignore Range and send the whole file with 200 (some proxies do). */
   ignoreRange = false;
+  /** repo paths whose next body arrives with one byte changed (same size); one-shot. */
+  readonly damageOnce = new Set<string>();
+  /** Bodies are sent in 64 KiB pieces this many ms apart, so that concurrent downloads overlap. */
+  chunkDelayMs = 0;
+  /** Answers a request before the Hub logic when it returns true: odd servers in tests. */
+  intercept: ((req: IncomingMessage, res: ServerResponse, path: string) => boolean) | undefined;
   private readonly repos = new Map<string, Repo>();
   private readonly byHash = new Map<string, { path: string; file: RepoFile }>();
   private server: Server | undefined;
@@ -135,6 +141,7 @@ export class FakeHub {
       range: req.headers.range,
       authorization: req.headers.authorization,
     });
+    if (this.intercept?.(req, res, url.pathname)) return;
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const auth = req.headers.authorization?.replace(/^Bearer /, '');
     const authorised = auth !== undefined && this.tokens.has(auth);
@@ -236,15 +243,27 @@ export class FakeHub {
       status = 206;
       headers['content-range'] = `bytes ${start}-${end}/${size}`;
     }
-    const body = file.data.subarray(start, end + 1);
+    let body = file.data.subarray(start, end + 1);
     res.writeHead(status, { ...headers, 'accept-ranges': 'bytes', 'content-length': String(body.length), 'content-type': 'application/octet-stream' });
     if (req.method === 'HEAD') return void res.end();
+    if (this.damageOnce.delete(path) && body.length > 0) {
+      body = Buffer.from(body);
+      body[0] = (body[0] as number) ^ 0x20;
+    }
     const cut = this.dropAfter.get(path);
     if (cut !== undefined && cut < body.length) {
       this.dropAfter.delete(path);
       res.write(body.subarray(0, cut), () => res.socket?.destroy());
       return;
     }
+    if (this.chunkDelayMs > 0) return this.trickle(res, body);
     res.end(body);
+  }
+
+  private trickle(res: ServerResponse, body: Buffer, offset = 0): void {
+    const piece = body.subarray(offset, offset + 65536);
+    if (offset + piece.length >= body.length) return void res.end(piece);
+    res.write(piece);
+    setTimeout(() => this.trickle(res, body, offset + piece.length), this.chunkDelayMs);
   }
 }
