@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RepoCache } from '../lib/hub/cache-layout.js';
+import { withFileLock } from '../lib/hub/file-lock.js';
 import { normalizeEtag } from '../lib/hub/file-metadata.js';
 import { downloadModel, resolveHubSettings } from '../lib/hub/index.js';
 import { resolveModel } from '../lib/model/index.js';
@@ -57,6 +58,15 @@ elif op == 'names':
 elif op == 'settings':
     from huggingface_hub import constants
     print(json.dumps({'cache': constants.HF_HUB_CACHE, 'token': hh.get_token(), 'offline': constants.HF_HUB_OFFLINE, 'endpoint': constants.ENDPOINT}))
+elif op == 'hold_lock':
+    import pathlib, time
+    from huggingface_hub.utils import WeakFileLock
+    pathlib.Path(a['lock']).parent.mkdir(parents=True, exist_ok=True)
+    with WeakFileLock(a['lock']):
+        open(a['marker'], 'w').close()
+        time.sleep(a['seconds'])
+        released = time.time()
+    print(json.dumps({'released': released * 1000}))
 elif op == 'scan':
     info = hh.scan_cache_dir(a['cache'])
     print(json.dumps({
@@ -331,5 +341,30 @@ describe.skipIf(skip)('HF cache shared with Python huggingface_hub', () => {
       const ours = resolveHubSettings();
       expect({ cache: ours.cacheDir, token: ours.token ?? null, offline: ours.offline, endpoint: ours.endpoint }, JSON.stringify(c)).toEqual(theirs);
     }
+  });
+  it('shares blob locks with huggingface_hub: a blob Python holds the lock of is waited for, and the reverse', async () => {
+    const blob = blobName('model_index.json');
+    const lock = join(cacheDir, '.locks', 'models--owner--tiny', `${blob}.lock`);
+    const marker = join(cacheDir, '..', 'python-holds-the-lock');
+    const held = py<{ released: number }>('hold_lock', { lock, marker, seconds: 1.5 });
+    while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+    const dir = await downloadModel(REPO);
+    const doneAt = Date.now();
+    expect(doneAt).toBeGreaterThanOrEqual((await held).released);
+    expectSnapshotLikeFixture(dir);
+
+    // Ours held, Python's hf_hub_download of that blob waits for it.
+    rmSync(join(repoRoot(), 'blobs', blob));
+    rmSync(join(dir, 'model_index.json'));
+    let releasedAt = 0;
+    const ours = withFileLock(lock, undefined, async () => {
+      await new Promise((r) => setTimeout(r, 4000)); // longer than Python takes to start
+      releasedAt = Date.now();
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const pythonDoneAt = await py('snapshot', { repo: REPO, revision: 'main', allow: ['model_index.json'], local: false }).then(() => Date.now());
+    await ours;
+    expect(pythonDoneAt).toBeGreaterThanOrEqual(releasedAt);
+    expect(sha256(join(dir, 'model_index.json'))).toBe(sha256(join(TINY_DIFFUSERS, 'model_index.json')));
   });
 });
