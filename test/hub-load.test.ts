@@ -3,21 +3,17 @@
  * local stand-in for the Hub (test/helpers/hub-server.ts) into a temp HF cache, then generate for real
  * on the CPU addon. -m left out means DEFAULT_MODEL_ID.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OvisImage } from '../lib/ovis-image.js';
 import type { LoadProgress } from '../lib/pipeline/options.js';
 import { decodePng } from '../lib/pipeline/png.js';
 import { assertBuilt } from './cli-helpers.js';
 import { FakeHub } from './helpers/hub-server.js';
-import { isolatedHubEnv } from './helpers/hub-test-env.js';
+import { isolatedHubEnv, runCli } from './helpers/hub-test-env.js';
 import { TINY_DIFFUSERS } from './model-helpers.js';
 
-const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ovis-image.js');
 const tiny = { prompt: 'hi', width: 32, height: 32, steps: 2, seed: 1 } as const;
 
 let hub: FakeHub;
@@ -36,16 +32,7 @@ afterEach(async () => {
   env.cleanup();
 });
 
-/** The built CLI, run asynchronously: the fake Hub answers from this process's event loop. */
-async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, OVIS_DEBUG: '', ...extraEnv }, timeout: 120_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+const cli = runCli;
 
 describe('OvisImage.load with a Hub model id', () => {
   it('downloads into the HF cache with progress, generates, and uses the cache the second time', async () => {

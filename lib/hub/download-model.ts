@@ -121,12 +121,22 @@ async function measure(cache: RepoCache, byEtag: Map<string, string[]>, metas: M
   return { total, remaining };
 }
 
+/** One blob to fetch: its name, the repo paths that share it, and whether the cached copy failed its check. */
+interface BlobTask {
+  commit: string;
+  etag: string;
+  files: string[];
+  meta: FileMetadata;
+  refetch: boolean;
+}
+
 /**
  * Brings one blob into the cache and links every path that uses it, holding the blob's lock as
  * huggingface_hub does: a second process (ours or Python's) waits, then finds the blob finished.
  */
-async function fetchBlob(run: DownloadRun, commit: string, etag: string, files: string[], meta: FileMetadata, refetch: boolean, tracker: ProgressTracker, signal: AbortSignal): Promise<void> {
+async function fetchBlob(run: DownloadRun, task: BlobTask, tracker: ProgressTracker, signal: AbortSignal): Promise<void> {
   const { ctx, settings, cache, options } = run;
+  const { commit, etag, files, meta, refetch } = task;
   const file = files[0] as string;
   const job: BlobJob = {
     ctx: { ...ctx, revision: commit, file },
@@ -187,7 +197,7 @@ async function fetchFiles(run: DownloadRun, commit: string, files: string[]): Pr
     const tracker = new ProgressTracker(total, byEtag.size, options.onProgress);
     await runPool([...byEtag], options.concurrency ?? 4, abort, async ([etag, paths]) => {
       const meta = metas.get(paths[0] as string) as FileMetadata;
-      await fetchBlob(run, commit, etag, paths, meta, paths.some((p) => suspect.has(p)), tracker, abort.signal);
+      await fetchBlob(run, { commit, etag, files: paths, meta, refetch: paths.some((p) => suspect.has(p)) }, tracker, abort.signal);
     });
   } finally {
     signal?.removeEventListener('abort', onUserAbort);
