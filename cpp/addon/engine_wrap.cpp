@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "addon/convert.h"
+#include "addon/limits.h"
 #include "core/error.h"
 #include "io/plan.h"
 
@@ -12,10 +13,11 @@ namespace {
 
 using MakeValue = Bridge::MakeValue;
 
-// "cpu", "cuda" or "cuda:N".
+// "cpu", "cuda" or "cuda:N" (N: 1 to kMaxDeviceDigits digits), as lib/native/engine-limits.ts.
 bool valid_device_name(const std::string& d) {
   if (d == "cpu" || d == "cuda") return true;
-  if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return false;
+  const size_t prefix = 5;  // "cuda:"
+  if (d.rfind("cuda:", 0) != 0 || d.size() == prefix || d.size() > prefix + kMaxDeviceDigits) return false;
   for (size_t i = 5; i < d.size(); ++i) {
     if (!std::isdigit(static_cast<unsigned char>(d[i]))) return false;
   }
@@ -65,7 +67,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
                                     native_->options.backend.device + "'");
     }
     Napi::Value threads = options.Get("threads");
-    if (!threads.IsUndefined()) native_->options.backend.threads = read_int(threads, 0, 4096, "options.threads");
+    if (!threads.IsUndefined()) native_->options.backend.threads = read_int(threads, 0, kMaxThreads, "options.threads");
     Napi::Value fp32 = options.Get("fp32");
     if (!fp32.IsUndefined()) native_->options.backend.fp32 = read_bool(fp32, "options.fp32");
     Napi::Value keep_text = options.Get("keepTextEncoder");
