@@ -14,4 +14,4 @@ export { OvisError, AbortError, ModelLoadError } from './errors.js';
 export type { OvisErrorCode, ModelLoadErrorCode, HubErrorCode } from './errors.js';
 export { downloadModel, DEFAULT_MODEL_ID } from './hub/index.js';
 export type { DownloadModelOptions } from './hub/index.js';
-export type { BackendInfo } from './native/binding.js';
+export type { BackendInfo } from './native/backend-info.js';

@@ -4,20 +4,23 @@
  * options, tokenizes, makes the noise and the schedule, and turns the output into an image. Queueing
  * and cancelling belong to the engine (lib/native/engine.ts): one queue, one abort path.
  */
+/// <reference lib="esnext.disposable" preserve="true" />
 import { OvisError } from './errors.js';
 import { abortErrorOf, anySignal, throwIfAborted } from './pipeline/abort.js';
 import { EventChannel } from './pipeline/event-channel.js';
-import { checkModelSource, loadPipelineParts, type ModelSource } from './pipeline/load-parts.js';
+import { loadPipelineParts } from './pipeline/load-parts.js';
+import { checkModelSource, type ModelSource } from './pipeline/model-source.js';
 import { parseGenerateOptions, parseLoadOptions, type ResolvedGenerateOptions } from './pipeline/options.js';
 import type { PipelineParts } from './pipeline/parts.js';
 import type { GenerateOptions, LoadOptions, StepEvent } from './pipeline/public-options.js';
 import { buildRequest } from './pipeline/request.js';
-import { buildResult, type GenerateResult } from './pipeline/result.js';
+import type { GenerateResult } from './pipeline/public-result.js';
+import { buildResult } from './pipeline/result.js';
 import { randomSeed } from './pipeline/rng.js';
 import type { NativeGenerateRequest, NativeStepEvent } from '../types/native.js';
-import type { BackendInfo } from './native/binding.js';
+import type { BackendInfo } from './native/backend-info.js';
 
-export type { GenerateResult, GenerateTimings, UsedGenerateOptions } from './pipeline/result.js';
+export type { GenerateResult, GenerateTimings, UsedGenerateOptions } from './pipeline/public-result.js';
 
 /** What stream() yields: one 'step' event per denoising step, then the 'result'. */
 export type GenerateEvent = ({ type: 'step' } & StepEvent) | { type: 'result'; result: GenerateResult };

@@ -4,7 +4,7 @@
  * wires the real ones; tests may pass fakes.
  */
 import type { NativeGenerateRequest, NativeGenerateResult, NativeStepEvent } from '../../types/native.js';
-import type { BackendInfo } from '../native/binding.js';
+import type { BackendInfo } from '../native/backend-info.js';
 import type { NativeCallOptions } from '../native/engine.js';
 import type { ScheduleConfig } from './schedule.js';
 

@@ -34,7 +34,7 @@ export async function encodePng(image: RgbImage, text: PngText = {}): Promise<Ui
 }
 
 /** Splices text chunks in right after IHDR (signature 8 bytes + IHDR chunk 25 bytes). */
-export function insertTextChunks(png: Buffer, text: PngText): Buffer {
+function insertTextChunks(png: Buffer, text: PngText): Buffer {
   const afterIhdr = 8 + 25;
   if (!png.subarray(0, 8).equals(SIGNATURE) || png.toString('latin1', 12, 16) !== 'IHDR') {
     throw new Error('not a PNG file');
