@@ -3,7 +3,7 @@
  * require() from CommonJS, and typings that compile in a project without @types/node.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,25 @@ describe('module formats', () => {
     writeFileSync(file, `import { OvisImage } from 'ovis-image'; console.log(typeof OvisImage.load);`);
     expect(execFileSync(process.execPath, [file], { encoding: 'utf8', cwd: app }).trim()).toBe('function');
   });
+});
+
+describe("the README's first example", () => {
+  it('runs as plain JavaScript on Node 20 (on the golden tiny model, small and short)', () => {
+    const readme = readFileSync(path.join(packageRoot, 'README.md'), 'utf8');
+    const block = /```js\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## API')))![1]!;
+    expect(block).toContain('finally');
+    const tiny = path.join(packageRoot, 'test', 'fixtures', 'golden', 'tiny-diffusers');
+    const script = block
+      .replace("'AIDC-AI/Ovis-Image-7B'", JSON.stringify(tiny))
+      .replace('seed: 42 }', 'seed: 42, width: 32, height: 32, steps: 2 }')
+      .replace("'hello.png'", JSON.stringify(path.join(app, 'hello.png')));
+    expect(script).toContain(tiny);
+    writeFileSync(path.join(app, 'first-example.mjs'), script);
+    const r = spawnSync(process.execPath, [path.join(app, 'first-example.mjs')], { encoding: 'utf8', cwd: app });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(existsSync(path.join(app, 'hello.png'))).toBe(true);
+  }, 60_000);
 });
 
 describe('typings', () => {
