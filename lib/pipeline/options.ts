@@ -7,6 +7,7 @@ import { OvisError } from '../errors.js';
 import { DEVICE_RULE, isDevice, isThreadCount, resolveThreads, THREADS_RULE, type Device } from '../native/engine-limits.js';
 import type { GenerateOptions, LoadOptions, LoadProgress, StepEvent } from './public-options.js';
 import { describeValue } from './describe-value.js';
+import { MAX_PROMPT_CHARS } from '../tokenizer/limits.js';
 import { MAX_SEED } from './rng.js';
 
 export type { GenerateOptions, LoadOptions, LoadProgress, StepEvent } from './public-options.js';
@@ -16,11 +17,7 @@ export const MIN_SIDE = 16;
 export const MAX_SIDE = 4096;
 export const MAX_STEPS = 1000;
 export const MAX_GUIDANCE = 100;
-/**
- * Longest prompt accepted, in characters. The model reads 284 tokens; this bound keeps tokenizing
- * (synchronous, on the caller's thread) to milliseconds while leaving room for any prompt that fits.
- */
-export const MAX_PROMPT_CHARS = 10_000;
+export { MAX_PROMPT_CHARS };
 
 const isFunction = (v: unknown): boolean => typeof v === 'function';
 const isSignal = (v: unknown): boolean => v instanceof AbortSignal;
