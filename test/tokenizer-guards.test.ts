@@ -81,3 +81,21 @@ describe('parsed tokenizers are kept per file', () => {
     expect(third.encode('a cat').inputIds).toEqual(first.encode('a cat').inputIds);
   });
 });
+
+describe('`ovis-image info` shows a bad chat template', () => {
+  it('lists it as a problem naming the template file, and exits 1', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { rmSync } = await import('node:fs');
+    const { linkTree } = await import('./model-helpers.js');
+    const model = path.join(tempDir('badtemplate'), 'model');
+    linkTree(TINY_DIFFUSERS, model);
+    const template = path.join(model, 'tokenizer', 'chat_template.jinja');
+    rmSync(template);
+    writeFileSync(template, "{{ raise_exception('broken on purpose') }}");
+    const bin = path.join(TINY_DIFFUSERS, '..', '..', '..', '..', 'bin', 'ovis-image.js');
+    const r = spawnSync(process.execPath, [bin, 'info', '-m', model], { encoding: 'utf8' });
+    expect(r.stdout).toContain(`MODEL_BAD_CONFIG: ${template}: unusable chat template: rendering a prompt throws`);
+    expect(r.stdout).toContain('broken on purpose');
+    expect(r.status).toBe(1);
+  }, 60_000);
+});
