@@ -73,7 +73,7 @@ describe('OvisImage (fake engine)', () => {
     noise[24] = 0; // G
     noise[48] = 2; // B (clamped)
     noise[1] = 0.5; // R of the next block: (0.5 + 1) / 2 * 255 = 191.25
-    const r = await model.generate({ ...small, noise, prompt: '一只猫', seed: 7 });
+    const r = await model.generate({ ...small, noise, prompt: '一只猫' });
     expect(Array.from(r.image.data.subarray(0, 3))).toEqual([0, 128, 255]);
     expect(r.image.data[8 * 3]).toBe(191);
     const png = decodePng(await r.toPNG());
@@ -85,7 +85,7 @@ describe('OvisImage (fake engine)', () => {
       negative_prompt: '',
       steps: '3',
       guidance: '5',
-      seed: '7',
+      seed: 'custom noise',
       size: '32x48',
       sampler: 'euler (flow matching)',
       model: 'fake-model',
@@ -195,14 +195,14 @@ describe('OvisImage (fake engine)', () => {
   it('cancels on dispose mid-run and rejects later calls with OVIS_DISPOSED', async () => {
     const { model, engine } = makeModel();
     engine.stepMs = 20;
-    const running = model.generate({ ...small, steps: 50 });
-    const queued = model.generate({ ...small, steps: 2 });
+    const running = rejection(model.generate({ ...small, steps: 50 }));
+    const queued = rejection(model.generate({ ...small, steps: 2 }));
     await sleep(50);
     await model.dispose();
-    const e1 = await rejection(running);
+    const e1 = await running;
     expect(e1).toBeInstanceOf(OvisError);
     expect(e1.code).toBe('OVIS_DISPOSED');
-    expect((await rejection(queued)).code).toBe('OVIS_DISPOSED');
+    expect((await queued).code).toBe('OVIS_DISPOSED');
     expect(engine.log).toContain('cancelled 1');
     expect(engine.requests.length).toBe(1);
     const e2 = await rejection(model.generate(small));

@@ -1,11 +1,18 @@
-/** A fake native engine and tokenizer, so OvisImage and the CLI can be tested without the addon. */
+/**
+ * A fake addon engine and tokenizer, so OvisImage and the CLI can be tested without the addon. The
+ * fake behaves as cpp/addon does for generate, cancel and dispose, and is wrapped in the real
+ * NativeModelEngine, so the package's one queue and abort path are what the tests exercise.
+ */
+import { NativeModelEngine } from '../lib/native/engine.js';
 import { OvisImage } from '../lib/ovis-image.js';
-import type { EncodedPrompt, PipelineEngine, PipelineParts } from '../lib/pipeline/parts.js';
-import type { NativeGenerateRequest, NativeGenerateResult, NativeStepEvent } from '../types/native.js';
+import type { EncodedPrompt, PipelineParts } from '../lib/pipeline/parts.js';
+import type { NativeEngine, NativeGenerateRequest, NativeGenerateResult, NativeStepEvent } from '../types/native.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export class FakeEngine implements PipelineEngine {
+const unsupported = (): Promise<never> => Promise.reject(new Error('fake engine: not implemented'));
+
+export class FakeEngine implements NativeEngine {
   readonly backendName = 'fake';
   readonly requests: NativeGenerateRequest[] = [];
   readonly log: string[] = [];
@@ -14,8 +21,19 @@ export class FakeEngine implements PipelineEngine {
   private isDisposed = false;
   private running: Promise<unknown> | undefined;
 
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  load = (): Promise<void> => Promise.resolve();
+  encodeText = unsupported;
+  ditForward = unsupported;
+  vaeDecode = unsupported;
+  vaeEncode = unsupported;
+
   generate(req: NativeGenerateRequest, onStep?: (e: NativeStepEvent) => void): Promise<NativeGenerateResult> {
     if (this.isDisposed) return Promise.reject(Object.assign(new Error('disposed'), { code: 'OVIS_DISPOSED' }));
+    // NativeModelEngine must never hand the addon a second call while one runs.
     if (this.running) throw new Error('fake engine: overlapping generate calls');
     this.cancelFlag = false;
     const p = this.loop(req, onStep).finally(() => (this.running = undefined));
@@ -34,11 +52,18 @@ export class FakeEngine implements PipelineEngine {
       await sleep(this.stepMs);
       if (this.cancelFlag) {
         this.log.push(`cancelled ${id}`);
+        if (this.isDisposed) throw Object.assign(new Error('the engine was disposed while this call was running'), { code: 'OVIS_DISPOSED' });
         throw Object.assign(new Error('aborted'), { code: 'ABORT_ERR' });
       }
       const e: NativeStepEvent = { step: k + 1, steps, sigma: req.sigmas[k]! };
       if (req.reportLatents) e.latents = new Float32Array(L * 64).fill(k);
-      onStep?.(e);
+      // As the addon: a throwing onStep cancels the call, which rejects with what was thrown.
+      try {
+        onStep?.(e);
+      } catch (err) {
+        this.log.push(`cancelled ${id}`);
+        throw err;
+      }
     }
     this.log.push(`end ${id}`);
     // The "image": the first 3 noise channels upsampled, so the output depends on the noise.
@@ -60,13 +85,14 @@ export class FakeEngine implements PipelineEngine {
   }
 
   cancel(): void {
-    this.cancelFlag = true;
+    if (this.running) this.cancelFlag = true;
   }
 
+  /** As the addon: the running call rejects with OVIS_DISPOSED. */
   async dispose(): Promise<void> {
+    this.isDisposed = true;
     this.cancelFlag = true;
     await this.running;
-    this.isDisposed = true;
     this.log.push('disposed');
   }
 }
@@ -86,7 +112,7 @@ export const fakeTokenizer = {
 
 export function makeModel(): { model: OvisImage; engine: FakeEngine } {
   const engine = new FakeEngine();
-  const parts: PipelineParts = { engine, tokenizer: fakeTokenizer, scheduler: {}, dropPrefix: 28, modelName: 'fake-model' };
+  const parts: PipelineParts = { engine: NativeModelEngine.wrap(engine), tokenizer: fakeTokenizer, scheduler: {}, dropPrefix: 28, modelName: 'fake-model' };
   return { model: OvisImage.fromParts(parts), engine };
 }
 

@@ -131,7 +131,7 @@ describe(`bad input on the real engine (${TEST_DEVICE.label})`, () => {
   it('steps 0', () => expectInvalid({ ...ok, steps: 0 }, /'steps'/));
   it('negative guidance', () => expectInvalid({ ...ok, guidanceScale: -0.5 }, /'guidanceScale'/));
   it('non-string prompt', () => expectInvalid({ ...ok, prompt: ['a', 'b'] }, /'prompt'.*string/));
-  it('noise of the wrong shape', () => expectInvalid({ ...ok, noise: new Float32Array(100) }, /'noise'.*256/));
+  it('noise of the wrong shape', () => expectInvalid({ ...ok, seed: undefined, noise: new Float32Array(100) }, /'noise'.*256/));
 
   it('abort before the start', async () => {
     const c0 = new AbortController();

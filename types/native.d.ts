@@ -1,8 +1,8 @@
 /**
  * Typings of the native addon (cpp/addon). Loaded by lib/native/binding.ts; users never see it directly.
  * Every async method runs on the engine's own worker thread, one call at a time, in call order.
- * Rejections are Errors with a `code` (see lib/errors.ts): OVIS_BAD_ARGUMENT, OVIS_BAD_WEIGHTS,
- * OVIS_OUT_OF_MEMORY, OVIS_DISPOSED, OVIS_BACKEND, OVIS_UNAVAILABLE, ABORT_ERR, OVIS_INTERNAL.
+ * Rejections are Errors with a `code`: one of the native codes of lib/error-codes.ts (a test checks
+ * the C++ sources against that list).
  */
 export interface NativeTensor {
   data: Float32Array;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "addon/convert.h"
+#include "addon/limits.h"
 #include "core/error.h"
 #include "io/plan.h"
 
@@ -12,10 +13,11 @@ namespace {
 
 using MakeValue = Bridge::MakeValue;
 
-// "cpu", "cuda" or "cuda:N".
+// "cpu", "cuda" or "cuda:N" (N: 1 to kMaxDeviceDigits digits), as lib/native/engine-limits.ts.
 bool valid_device_name(const std::string& d) {
   if (d == "cpu" || d == "cuda") return true;
-  if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 8) return false;
+  const size_t prefix = 5;  // "cuda:"
+  if (d.rfind("cuda:", 0) != 0 || d.size() == prefix || d.size() > prefix + kMaxDeviceDigits) return false;
   for (size_t i = 5; i < d.size(); ++i) {
     if (!std::isdigit(static_cast<unsigned char>(d[i]))) return false;
   }
@@ -33,6 +35,62 @@ MakeValue tensor_value(Tensor t) {
 
 Napi::Value optional_arg(const Napi::CallbackInfo& info, size_t i) {
   return i < info.Length() ? info[i] : info.Env().Undefined();
+}
+
+// The request object of generate(), checked and copied (JS thread).
+GenerateRequest read_generate_request(const Napi::Object& req) {
+  GenerateRequest r;
+  const int tokens = read_int(req.Get("tokens"), 1, 1 << 20, "request.tokens");
+  const Shape token_shape{1, tokens};
+  r.ids = read_i32(req.Get("ids"), token_shape, "request.ids");
+  r.mask = read_i32(req.Get("mask"), token_shape, "request.mask");
+  Napi::Value neg_ids = req.Get("negIds"), neg_mask = req.Get("negMask");
+  if (!neg_ids.IsUndefined() || !neg_mask.IsUndefined()) {
+    r.neg_ids = read_i32(neg_ids, token_shape, "request.negIds");
+    r.neg_mask = read_i32(neg_mask, token_shape, "request.negMask");
+  }
+  r.drop_prefix = read_int(req.Get("dropPrefix"), 0, tokens - 1, "request.dropPrefix");
+  const Shape noise_shape = read_shape(req.Get("noiseShape"), "request.noiseShape");
+  if (noise_shape.rank != 4 || noise_shape[0] != 1) {
+    fail("OVIS_BAD_ARGUMENT", "request.noiseShape must be [1, C, H/8, W/8], got " + noise_shape.str());
+  }
+  r.noise = read_f32(req.Get("noise"), noise_shape, "request.noise");
+  r.sigmas = read_f32_vector(req.Get("sigmas"), 2, "request.sigmas");
+  r.guidance = float(read_number(req.Get("guidance"), "request.guidance"));
+  Napi::Value report = req.Get("reportLatents");
+  r.report_latents = report.IsUndefined() ? false : read_bool(report, "request.reportLatents");
+  return r;
+}
+
+// A step event for onStep, built on the JS thread from a copy taken on the worker.
+MakeValue step_event_value(const StepInfo& s) {
+  Tensor latents;
+  if (s.latents != nullptr && s.latents->defined()) {
+    latents = host_f32(s.latents->shape);
+    convert_to_f32(s.latents->data, s.latents->dtype, latents.ptr<float>(), size_t(latents.numel()));
+  }
+  return [step = s.step, steps = s.steps, sigma = s.sigma, latents](Napi::Env env) -> Napi::Value {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("step", Napi::Number::New(env, step));
+    e.Set("steps", Napi::Number::New(env, steps));
+    e.Set("sigma", Napi::Number::New(env, sigma));
+    if (latents.defined()) e.Set("latents", to_js_array(env, latents));
+    return e;
+  };
+}
+
+MakeValue generate_result_value(GenerateResult g) {
+  return [g = std::move(g)](Napi::Env env) -> Napi::Value {
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("image", to_js_tensor(env, g.image));
+    out.Set("latents", to_js_tensor(env, g.latents));
+    out.Set("promptEmbeds", to_js_tensor(env, g.prompt_embeds));
+    if (g.negative_embeds.defined()) out.Set("negativeEmbeds", to_js_tensor(env, g.negative_embeds));
+    out.Set("msText", Napi::Number::New(env, g.ms_text));
+    out.Set("msDenoise", Napi::Number::New(env, g.ms_denoise));
+    out.Set("msDecode", Napi::Number::New(env, g.ms_decode));
+    return out;
+  };
 }
 
 }  // namespace
@@ -65,7 +123,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
                                     native_->options.backend.device + "'");
     }
     Napi::Value threads = options.Get("threads");
-    if (!threads.IsUndefined()) native_->options.backend.threads = read_int(threads, 0, 4096, "options.threads");
+    if (!threads.IsUndefined()) native_->options.backend.threads = read_int(threads, 0, kMaxThreads, "options.threads");
     Napi::Value fp32 = options.Get("fp32");
     if (!fp32.IsUndefined()) native_->options.backend.fp32 = read_bool(fp32, "options.fp32");
     Napi::Value keep_text = options.Get("keepTextEncoder");
@@ -170,56 +228,11 @@ Napi::Value EngineWrap::vae_encode(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::generate(const Napi::CallbackInfo& info) {
   Napi::Value on_step = optional_arg(info, 1);
   return queue(info, on_step, [&]() -> Bridge::Work {
-    Napi::Object req = read_object(optional_arg(info, 0), "request");
-    GenerateRequest r;
-    const int tokens = read_int(req.Get("tokens"), 1, 1 << 20, "request.tokens");
-    const Shape token_shape{1, tokens};
-    r.ids = read_i32(req.Get("ids"), token_shape, "request.ids");
-    r.mask = read_i32(req.Get("mask"), token_shape, "request.mask");
-    Napi::Value neg_ids = req.Get("negIds"), neg_mask = req.Get("negMask");
-    if (!neg_ids.IsUndefined() || !neg_mask.IsUndefined()) {
-      r.neg_ids = read_i32(neg_ids, token_shape, "request.negIds");
-      r.neg_mask = read_i32(neg_mask, token_shape, "request.negMask");
-    }
-    r.drop_prefix = read_int(req.Get("dropPrefix"), 0, tokens - 1, "request.dropPrefix");
-    const Shape noise_shape = read_shape(req.Get("noiseShape"), "request.noiseShape");
-    if (noise_shape.rank != 4 || noise_shape[0] != 1) {
-      fail("OVIS_BAD_ARGUMENT", "request.noiseShape must be [1, C, H/8, W/8], got " + noise_shape.str());
-    }
-    r.noise = read_f32(req.Get("noise"), noise_shape, "request.noise");
-    r.sigmas = read_f32_vector(req.Get("sigmas"), 2, "request.sigmas");
-    r.guidance = float(read_number(req.Get("guidance"), "request.guidance"));
-    Napi::Value report = req.Get("reportLatents");
-    r.report_latents = report.IsUndefined() ? false : read_bool(report, "request.reportLatents");
-
+    GenerateRequest r = read_generate_request(read_object(optional_arg(info, 0), "request"));
     return [native = native_, r = std::move(r)](Bridge::JobContext& job) -> MakeValue {
-      StepCallback on_step_cb = [&job](const StepInfo& s) {
-        Tensor latents;
-        if (s.latents != nullptr && s.latents->defined()) {
-          latents = host_f32(s.latents->shape);
-          convert_to_f32(s.latents->data, s.latents->dtype, latents.ptr<float>(), size_t(latents.numel()));
-        }
-        job.emit_step([step = s.step, steps = s.steps, sigma = s.sigma, latents](Napi::Env env) -> Napi::Value {
-          Napi::Object e = Napi::Object::New(env);
-          e.Set("step", Napi::Number::New(env, step));
-          e.Set("steps", Napi::Number::New(env, steps));
-          e.Set("sigma", Napi::Number::New(env, sigma));
-          if (latents.defined()) e.Set("latents", to_js_array(env, latents));
-          return e;
-        });
-      };
+      StepCallback on_step_cb = [&job](const StepInfo& s) { job.emit_step(step_event_value(s)); };
       GenerateResult g = loaded(native->engine, "generate").generate(r, on_step_cb, &job.cancel);
-      return [g = std::move(g)](Napi::Env env) -> Napi::Value {
-        Napi::Object out = Napi::Object::New(env);
-        out.Set("image", to_js_tensor(env, g.image));
-        out.Set("latents", to_js_tensor(env, g.latents));
-        out.Set("promptEmbeds", to_js_tensor(env, g.prompt_embeds));
-        if (g.negative_embeds.defined()) out.Set("negativeEmbeds", to_js_tensor(env, g.negative_embeds));
-        out.Set("msText", Napi::Number::New(env, g.ms_text));
-        out.Set("msDenoise", Napi::Number::New(env, g.ms_denoise));
-        out.Set("msDecode", Napi::Number::New(env, g.ms_decode));
-        return out;
-      };
+      return generate_result_value(std::move(g));
     };
   });
 }

@@ -26,7 +26,7 @@ export function imageFormatOf(file: string): ImageFormat {
 
 export async function encodeImage(result: GenerateResult, format: ImageFormat): Promise<Buffer> {
   const png = await result.toPNG();
-  if (format === 'png') return png;
+  if (format === 'png') return Buffer.from(png.buffer, png.byteOffset, png.byteLength); // toPNG is typed as a Uint8Array
   const { width, height, data } = result.image;
   const rgba = Buffer.alloc(width * height * 4, 255);
   for (let i = 0, j = 0; i < data.length; i += 3, j += 4) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ModelLoadError } from '../errors.js';
 import { locateTokenizerFiles } from '../tokenizer/files.js';
+import { checkChatTemplate } from '../tokenizer/template-check.js';
 import { numel } from './dtype.js';
 import {
   ditConfigFileSchema,
@@ -212,6 +213,7 @@ async function resolveTokenizer(dir: string | undefined, problems: ModelProblem[
   if (!dir) return { present: false, dir: undefined, tokenizerJson: undefined, chatTemplateSource: undefined };
   try {
     const files = await locateTokenizerFiles(dir);
+    await checkChatTemplate(files.chatTemplate, files.chatTemplateSource); // loops, throws, drops the prompt: a problem `info` lists
     return { present: true, dir, tokenizerJson: files.tokenizerJson, chatTemplateSource: files.chatTemplateSource };
   } catch (err) {
     problems.push(asProblem('tokenizer', err));

@@ -8,30 +8,16 @@
 import { createRequire } from 'node:module';
 import type { NativeBinding } from '../../types/native.js';
 import { OvisError } from '../errors.js';
+import type { BackendInfo } from './backend-info.js';
 import { cpuAddonPath, type CpuAddonSource } from './addon-files.js';
 import { chooseBackend, type BindingKind, type CudaProbeResult } from './backend-choice.js';
 import { probeCuda } from './cuda-probe.js';
 
 export { packageRoot } from './addon-files.js';
 export type { BindingKind } from './backend-choice.js';
+export type { BackendInfo } from './backend-info.js';
 
 const require = createRequire(import.meta.url);
-
-/** What a load runs on, and why. */
-export interface BackendInfo {
-  /** The device option as given: 'auto', 'cpu', 'cuda' or 'cuda:N'. */
-  requested: string;
-  /** The addon variant used. */
-  backend: BindingKind;
-  /** The device the engine was created on: 'cpu', 'cuda' or 'cuda:N'. */
-  device: string;
-  /** The .node file loaded. */
-  addonPath: string;
-  /** 'prebuilt' or 'built from source' for the CPU addon; 'cuda' for the CUDA addon; 'custom' for OvisImage.fromParts. */
-  addonSource: CpuAddonSource | 'cuda' | 'custom';
-  /** Why this backend, e.g. "device 'auto': CPU, because CUDA is not usable: no CUDA build ...". */
-  reason: string;
-}
 
 const byFile = new Map<string, NativeBinding>();
 
@@ -63,7 +49,10 @@ function requireAddon(file: string, what: string): NativeBinding {
   return candidate;
 }
 
-/** The CPU addon, loaded once. Throws OvisError('OVIS_UNAVAILABLE') saying where it looked and how to build one. */
+/**
+ * The CPU addon, loaded once. Throws OvisError('OVIS_UNAVAILABLE') in one line saying what to run;
+ * the folders node-gyp-build searched are in the error's `cause`.
+ */
 export function loadCpuBinding(): { binding: NativeBinding; file: string; source: CpuAddonSource } {
   let found: { file: string; source: CpuAddonSource };
   try {
@@ -71,8 +60,8 @@ export function loadCpuBinding(): { binding: NativeBinding; file: string; source
   } catch (err) {
     throw new OvisError(
       'OVIS_UNAVAILABLE',
-      'the CPU native addon of ovis-image was not found: no prebuilt binary fits this platform and none was built. ' +
-        `Build it with \`npm run build:native\` (needs Python 3 and a C++17 compiler), or reinstall the package.\n  ${(err as Error).message.trim()}`,
+      `the CPU native addon of ovis-image is missing (no prebuilt binary for ${process.platform}-${process.arch}, none built, e.g. after --ignore-scripts): ` +
+        'run `npm rebuild ovis-image --build-from-source` (needs Python 3 and a C++17 compiler)',
       { cause: err },
     );
   }

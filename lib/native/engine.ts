@@ -1,10 +1,11 @@
 /**
  * NativeModelEngine: a typed, promise-based handle on one native engine (cpp/addon), with an
- * AbortSignal per call.
+ * AbortSignal per call. This is the package's one queue (OvisImage queues nothing itself).
  *
  * Calls run one at a time in call order. The queue is kept here rather than in the addon so that an
  * abort only ever cancels its own call: a call aborted while queued is dropped without running, and
- * only the call that is running natively is cancelled through the engine's cancel flag.
+ * only the call that is running natively is cancelled through the engine's cancel flag. A signal that
+ * fires at any time before a call settles makes it reject with AbortError (cause: the signal's reason).
  */
 import type {
   NativeBinding,
@@ -14,13 +15,14 @@ import type {
   NativeStepEvent,
   NativeTensor,
 } from '../../types/native.js';
-import { AbortError, OvisError, type OvisErrorCode } from '../errors.js';
+import { isNativeCode } from '../error-codes.js';
+import { AbortError, OvisError } from '../errors.js';
 import { loadBinding } from './binding.js';
 
 export interface NativeModelEngineOptions {
-  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  /** 'cpu' (default), 'cuda' or 'cuda:N' (engine-limits.ts; the addon refuses anything else). */
   device?: string;
-  /** CPU threads; 0 (default) = all cores. */
+  /** CPU threads; 0 (default) = all cores (lib/native/engine-limits.ts has the limits). */
   threads?: number;
   /** CUDA activations and GEMMs: 'bf16' (default) or 'fp32'. The CPU always computes in f32. */
   precision?: 'bf16' | 'fp32';
@@ -36,20 +38,10 @@ export interface NativeModelEngineOptions {
 }
 
 export interface NativeCallOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
+  /** Called when the call leaves the queue and starts running. */
+  onStart?: () => void;
 }
-
-/** Codes the addon rejects with (types/native.d.ts). */
-const NATIVE_CODES: ReadonlySet<string> = new Set<OvisErrorCode>([
-  'OVIS_BAD_ARGUMENT',
-  'OVIS_BAD_WEIGHTS',
-  'OVIS_OUT_OF_MEMORY',
-  'OVIS_DISPOSED',
-  'OVIS_BACKEND',
-  'OVIS_UNAVAILABLE',
-  'OVIS_INTERNAL',
-  'ABORT_ERR',
-]);
 
 /**
  * Maps an addon error to an OvisError with the same code (ABORT_ERR -> AbortError). Anything else
@@ -58,10 +50,10 @@ const NATIVE_CODES: ReadonlySet<string> = new Set<OvisErrorCode>([
 export function fromNativeError(err: unknown): unknown {
   if (err instanceof OvisError) return err;
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-  if (typeof code !== 'string' || !NATIVE_CODES.has(code)) return err;
+  if (!isNativeCode(code)) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (code === 'ABORT_ERR') return new AbortError(message, { cause: err });
-  return new OvisError(code as OvisErrorCode, message, { cause: err });
+  return new OvisError(code, message, { cause: err });
 }
 
 function abortErrorOf(signal: AbortSignal): AbortError {
@@ -95,6 +87,7 @@ function snapshot<T>(value: T): T {
 interface Task {
   run: () => Promise<unknown>;
   signal: AbortSignal | undefined;
+  onStart: (() => void) | undefined;
   onAbort: (() => void) | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -108,6 +101,11 @@ export class NativeModelEngine implements AsyncDisposable {
 
   private constructor(native: NativeEngine) {
     this.#native = native;
+  }
+
+  /** Wraps an engine object that is already loaded (tests: a fake addon engine). */
+  static wrap(native: NativeEngine): NativeModelEngine {
+    return new NativeModelEngine(native);
   }
 
   /** Creates an engine on `options.device` and loads the weights of a plan (lib/model formatPlanText). */
@@ -127,7 +125,7 @@ export class NativeModelEngine implements AsyncDisposable {
     }
     const engine = new NativeModelEngine(native);
     try {
-      await engine.#call(() => () => native.load(planText), options.signal);
+      await engine.#call(() => () => native.load(planText), { signal: options.signal });
     } catch (err) {
       await engine.dispose();
       throw err;
@@ -149,7 +147,7 @@ export class NativeModelEngine implements AsyncDisposable {
     return this.#call((waits) => {
       const a = waits ? snapshot({ ids, mask, shape }) : { ids, mask, shape };
       return () => this.#native.encodeText(a.ids, a.mask, a.shape);
-    }, options?.signal);
+    }, options);
   }
 
   /** One MMDiT forward: the velocity [B, L, Cout]. */
@@ -164,7 +162,7 @@ export class NativeModelEngine implements AsyncDisposable {
     return this.#call((waits) => {
       const a = waits ? snapshot({ x, ctx, t, imgIds, txtIds }) : { x, ctx, t, imgIds, txtIds };
       return () => this.#native.ditForward(a.x, a.ctx, a.t, a.imgIds, a.txtIds);
-    }, options?.signal);
+    }, options);
   }
 
   /** Raw latent [B, 16, h, w] -> image [B, 3, 8h, 8w] in about [-1, 1]. */
@@ -172,7 +170,7 @@ export class NativeModelEngine implements AsyncDisposable {
     return this.#call((waits) => {
       const a = waits ? snapshot(z) : z;
       return () => this.#native.vaeDecode(a);
-    }, options?.signal);
+    }, options);
   }
 
   /** Image [B, 3, H, W] in [-1, 1] -> raw posterior mean and logvar. */
@@ -180,7 +178,7 @@ export class NativeModelEngine implements AsyncDisposable {
     return this.#call((waits) => {
       const a = waits ? snapshot(image) : image;
       return () => this.#native.vaeEncode(a);
-    }, options?.signal);
+    }, options);
   }
 
   /** A whole text-to-image run; onStep is called on this thread after every denoising step. */
@@ -192,7 +190,7 @@ export class NativeModelEngine implements AsyncDisposable {
     return this.#call((waits) => {
       const r = waits ? snapshot(request) : request;
       return () => this.#native.generate(r, onStep);
-    }, options?.signal);
+    }, options);
   }
 
   /** Cancels the running call (it rejects with AbortError); queued calls still run. */
@@ -222,7 +220,8 @@ export class NativeModelEngine implements AsyncDisposable {
    * Queues a call. prepare(waits) returns the function that calls the addon; `waits` says whether the
    * call has to wait behind others (then it should copy its inputs now).
    */
-  #call<T>(prepare: (waits: boolean) => () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  #call<T>(prepare: (waits: boolean) => () => Promise<T>, options: NativeCallOptions = {}): Promise<T> {
+    const { signal, onStart } = options;
     if (this.disposed) return Promise.reject(disposedError());
     if (signal?.aborted) return Promise.reject(abortErrorOf(signal));
     const waits = this.#running !== undefined || this.#queue.length > 0;
@@ -233,7 +232,7 @@ export class NativeModelEngine implements AsyncDisposable {
       return Promise.reject(fromNativeError(err));
     }
     return new Promise<T>((resolve, reject) => {
-      const task: Task = { run, signal, onAbort: undefined, resolve: resolve as (v: unknown) => void, reject };
+      const task: Task = { run, signal, onStart, onAbort: undefined, resolve: resolve as (v: unknown) => void, reject };
       if (signal) {
         task.onAbort = () => this.#abort(task);
         signal.addEventListener('abort', task.onAbort, { once: true });
@@ -250,6 +249,7 @@ export class NativeModelEngine implements AsyncDisposable {
     this.#running = task;
     let pending: Promise<unknown>;
     try {
+      task.onStart?.();
       pending = task.run();
     } catch (err) {
       pending = Promise.reject(err);

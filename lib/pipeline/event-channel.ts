@@ -1,14 +1,21 @@
 /** A push-to-pull bridge: producers push events, one consumer iterates them with for await. */
+export interface EventChannelHooks {
+  /** Runs when the consumer stops early (break, return, throw in the loop body). */
+  onReturn?: () => void;
+  /** Runs once, when the consumer first asks for an event (lets the producer start lazily). */
+  onFirstNext?: () => void;
+}
+
 export class EventChannel<T> implements AsyncIterableIterator<T> {
   private readonly buffered: T[] = [];
   private waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
   private done = false;
   private failure: { error: unknown } | undefined;
-  private readonly onReturn: () => void;
+  private readonly hooks: EventChannelHooks;
+  private started = false;
 
-  /** onReturn runs when the consumer stops early (break, return, throw in the loop body). */
-  constructor(onReturn: () => void = () => {}) {
-    this.onReturn = onReturn;
+  constructor(hooks: EventChannelHooks = {}) {
+    this.hooks = hooks;
   }
 
   push(value: T): void {
@@ -42,6 +49,10 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
+    if (!this.started) {
+      this.started = true;
+      this.hooks.onFirstNext?.();
+    }
     const value = this.buffered.shift();
     if (value !== undefined) return Promise.resolve({ value, done: false });
     if (this.done) {
@@ -58,10 +69,11 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
   }
 
   return(): Promise<IteratorResult<T>> {
+    this.started = true; // never start after the consumer is gone
     if (!this.done) {
       this.done = true;
       this.buffered.length = 0;
-      this.onReturn();
+      this.hooks.onReturn?.();
     }
     return Promise.resolve({ value: undefined, done: true });
   }

@@ -4,20 +4,18 @@
  * start the native engine with the weight plan (lib/native).
  */
 import path from 'node:path';
-import { AbortError, OvisError } from '../errors.js';
+import { OvisError } from '../errors.js';
+import { throwIfAborted } from './abort.js';
 import { downloadModel, isHubModelId } from '../hub/index.js';
-import { assertUsable, formatPlanText, resolveModel, type ModelFiles, type ResolvedModel } from '../model/index.js';
+import { assertUsable, formatPlanText, resolveModel, type ResolvedModel } from '../model/index.js';
 import { cpuBackend, formatBackendInfo, NativeModelEngine, selectBackend, type BackendInfo } from '../native/index.js';
 import type { NativeBinding } from '../../types/native.js';
 import { PREFIX_TOKENS, PromptTokenizer } from '../tokenizer/index.js';
+import type { ModelSource } from './model-source.js';
 import type { LoadProgress, ResolvedLoadOptions } from './options.js';
 import type { PipelineParts } from './parts.js';
 
-/**
- * A model folder, a Hugging Face model id `owner/name[@revision]` (an existing local path of that name
- * wins), or each component's file or folder (transformer, textEncoder, vae, tokenizer, scheduler).
- */
-export type ModelSource = string | ModelFiles;
+export { checkModelSource, type ModelSource } from './model-source.js';
 
 type Report = (phase: LoadProgress['phase'], message: string, extra?: Partial<LoadProgress>) => void;
 
@@ -25,9 +23,7 @@ export async function loadPipelineParts(model: ModelSource, options: ResolvedLoa
   const progress: Report = (phase, message, extra) => {
     options.onProgress?.({ phase, message, ...extra });
   };
-  const checkAbort = (): void => {
-    if (options.signal?.aborted) throw new AbortError('Loading was aborted', { cause: options.signal.reason });
-  };
+  const checkAbort = (): void => throwIfAborted(options.signal, 'Loading was aborted');
   checkAbort();
   const hubId = typeof model === 'string' && isHubModelId(model) ? model : undefined;
   const local = hubId ? await fetchFromHub(hubId, options.signal, progress) : model;

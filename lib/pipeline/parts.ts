@@ -4,14 +4,18 @@
  * wires the real ones; tests may pass fakes.
  */
 import type { NativeGenerateRequest, NativeGenerateResult, NativeStepEvent } from '../../types/native.js';
-import type { BackendInfo } from '../native/binding.js';
+import type { BackendInfo } from '../native/backend-info.js';
+import type { NativeCallOptions } from '../native/engine.js';
 import type { ScheduleConfig } from './schedule.js';
 
+/**
+ * The engine queues calls in call order and owns their abort path (lib/native/engine.ts): a signal
+ * that fires before a call settles makes it reject with AbortError; dispose() rejects pending calls
+ * with OVIS_DISPOSED.
+ */
 export interface PipelineEngine {
   readonly backendName: string;
-  generate(request: NativeGenerateRequest, onStep?: (e: NativeStepEvent) => void): Promise<NativeGenerateResult>;
-  /** Makes the running generate reject with code ABORT_ERR at its next check. */
-  cancel(): void;
+  generate(request: NativeGenerateRequest, onStep?: (e: NativeStepEvent) => void, options?: NativeCallOptions): Promise<NativeGenerateResult>;
   dispose(): Promise<void>;
 }
 
@@ -22,8 +26,9 @@ export interface EncodedPrompt {
   truncated: boolean;
 }
 
+/** Synchronous, so a generate() call has its input ready, and its place in the queue, when it returns. */
 export interface PipelineTokenizer {
-  encode(prompt: string): EncodedPrompt | Promise<EncodedPrompt>;
+  encode(prompt: string): EncodedPrompt;
 }
 
 export interface PipelineParts {

@@ -18,7 +18,8 @@ export type PngText = Record<string, string>;
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-export async function encodePng(image: RgbImage, text: PngText = {}): Promise<Buffer> {
+/** Encodes RGB8 pixels as a PNG with text chunks. Resolves with a Node Buffer (a Uint8Array). */
+export async function encodePng(image: RgbImage, text: PngText = {}): Promise<Uint8Array> {
   const { width, height, data } = image;
   if (data.length !== width * height * 3) {
     throw new RangeError(`RGB data has ${data.length} bytes, expected ${width}×${height}×3`);
@@ -33,7 +34,7 @@ export async function encodePng(image: RgbImage, text: PngText = {}): Promise<Bu
 }
 
 /** Splices text chunks in right after IHDR (signature 8 bytes + IHDR chunk 25 bytes). */
-export function insertTextChunks(png: Buffer, text: PngText): Buffer {
+function insertTextChunks(png: Buffer, text: PngText): Buffer {
   const afterIhdr = 8 + 25;
   if (!png.subarray(0, 8).equals(SIGNATURE) || png.toString('latin1', 12, 16) !== 'IHDR') {
     throw new Error('not a PNG file');
@@ -85,7 +86,8 @@ export interface DecodedPng extends RgbImage {
 }
 
 /** Decodes a PNG to RGB8 plus its tEXt/iTXt chunks; checks every chunk's CRC. */
-export function decodePng(file: Buffer): DecodedPng {
+export function decodePng(bytes: Uint8Array): DecodedPng {
+  const file = asBuffer(bytes);
   const text = readPngText(file);
   const png = PNG.sync.read(file);
   const rgb = new Uint8Array(png.width * png.height * 3);
@@ -97,7 +99,9 @@ export function decodePng(file: Buffer): DecodedPng {
   return { width: png.width, height: png.height, data: rgb, text };
 }
 
-export function readPngText(file: Buffer): PngText {
+/** The tEXt and iTXt chunks of a PNG file, keyword → text; checks every chunk's CRC. */
+export function readPngText(bytes: Uint8Array): PngText {
+  const file = asBuffer(bytes);
   if (!file.subarray(0, 8).equals(SIGNATURE)) throw new Error('not a PNG file');
   const text: PngText = {};
   let at = 8;
@@ -120,4 +124,9 @@ export function readPngText(file: Buffer): PngText {
     at += 12 + len;
   }
   return text;
+}
+
+/** A Buffer view of the same bytes (no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

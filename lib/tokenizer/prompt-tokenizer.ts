@@ -1,8 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { Template } from '@huggingface/jinja';
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer } from '@huggingface/tokenizers';
 import { ModelLoadError, OvisError } from '../errors.js';
 import { locateTokenizerFiles } from './files.js';
+import { chatContext, checkChatTemplate, MAX_CHAT_TEXT_CHARS } from './template-check.js';
+import { cachedTokenizer } from './tokenizer-cache.js';
+
+export { MAX_PROMPT_CHARS } from './limits.js';
 
 /** Fixed text put before every prompt (the reference pipeline's system text). */
 export const SYSTEM_PROMPT =
@@ -29,20 +32,25 @@ export class PromptTokenizer {
     readonly padTokenId: number,
   ) {}
 
-  /** Loads tokenizer.json and the chat template from a folder (or from tokenizer.json's path). */
+  /**
+   * Loads tokenizer.json (parsed once per file and process) and the chat template from a folder (or
+   * from tokenizer.json's path). The template is checked first (template-check.ts): one that loops,
+   * throws, renders too much or drops the prompt is a ModelLoadError('MODEL_BAD_CONFIG') naming its file.
+   */
   static async load(dir: string): Promise<PromptTokenizer> {
     const files = await locateTokenizerFiles(dir);
-    let tokenizer: Tokenizer;
-    try {
-      tokenizer = new Tokenizer(JSON.parse(await readFile(files.tokenizerJson, 'utf8')) as object, files.tokenizerConfig);
-    } catch (err) {
-      throw new ModelLoadError('MODEL_BAD_CONFIG', `${files.tokenizerJson}: cannot load the tokenizer: ${(err as Error).message}`, { file: files.tokenizerJson });
-    }
     let template: Template;
     try {
       template = new Template(files.chatTemplate);
     } catch (err) {
       throw new ModelLoadError('MODEL_BAD_CONFIG', `${files.chatTemplateSource}: cannot parse the chat template: ${(err as Error).message}`, { file: files.chatTemplateSource });
+    }
+    await checkChatTemplate(files.chatTemplate, files.chatTemplateSource); // before the costlier tokenizer parse
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = await cachedTokenizer(files.tokenizerJson, files.tokenizerConfig);
+    } catch (err) {
+      throw new ModelLoadError('MODEL_BAD_CONFIG', `${files.tokenizerJson}: cannot load the tokenizer: ${(err as Error).message}`, { file: files.tokenizerJson });
     }
     const padToken = files.tokenizerConfig['pad_token'];
     const padId = typeof padToken === 'string' ? tokenizer.token_to_id(padToken) : undefined;
@@ -52,11 +60,11 @@ export class PromptTokenizer {
   /** The chat text of a prompt: one user message, generation prompt on, thinking off. */
   chatText(prompt: string): string {
     if (typeof prompt !== 'string') throw new OvisError('OVIS_BAD_ARGUMENT', `prompt must be a string, got ${typeof prompt}`);
-    return this.template.render({
-      messages: [{ role: 'user', content: SYSTEM_PROMPT + prompt }],
-      add_generation_prompt: true,
-      enable_thinking: false,
-    });
+    const text = this.template.render(chatContext(SYSTEM_PROMPT + prompt));
+    if (text.length > MAX_CHAT_TEXT_CHARS) {
+      throw new OvisError('MODEL_BAD_CONFIG', `the chat template rendered ${text.length} characters for this prompt, over the limit of ${MAX_CHAT_TEXT_CHARS}`);
+    }
+    return text;
   }
 
   /** Token ids of the chat text (special-token strings in it are matched), truncated and padded. */

@@ -1,0 +1,103 @@
+/**
+ * The options of OvisImage.load and generate as users see them, documented field by field. Written
+ * out rather than inferred from the zod schemas (options.ts) so the published typings need neither zod
+ * nor @types/node; options.ts checks at compile time that both name the same fields.
+ */
+import type { DownloadProgress } from '../hub/progress.js';
+import type { Device } from '../native/engine-limits.js';
+
+export type { Device } from '../native/engine-limits.js';
+export type { DownloadProgress } from '../hub/progress.js';
+
+/**
+ * The part of an `AbortSignal` this package uses. Node's and the DOM's `AbortSignal` both fit; pass a
+ * real one (`AbortSignal.timeout(ms)`, `new AbortController().signal`): anything else is refused.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/** One progress report of OvisImage.load. */
+export interface LoadProgress {
+  /**
+   * What is happening: 'download' (fetching a Hub model into the HF cache; `download` has the byte counts),
+   * 'resolve' (reading configs and headers), 'tokenizer', 'backend' (the addon and device chosen, and why),
+   * 'weights' (native load), 'ready'.
+   */
+  phase: 'download' | 'resolve' | 'tokenizer' | 'backend' | 'weights' | 'ready';
+  /** One line for people. */
+  message: string;
+  /** Only in 'download' events: bytes and files done so far over the whole download. */
+  download?: DownloadProgress;
+}
+
+/** Options of OvisImage.load. */
+export interface LoadOptions {
+  /** Where to run: 'cpu', 'cuda' (GPU 0), 'cuda:N', or 'auto' (default: CUDA when its addon loads and sees a GPU, else CPU). */
+  device?: Device;
+  /** CPU threads, an integer in [0, 1024]; 0 (default) = all cores. A count above the cores is capped at the core count. */
+  threads?: number;
+  /** CUDA activations and GEMMs: 'bf16' (default) or 'fp32'. The CPU always computes in f32. */
+  precision?: 'bf16' | 'fp32';
+  /**
+   * Keep the text encoder's weights on the device between generations. Default: kept on the CPU; freed
+   * on CUDA while denoising (about 3.4 GB), and uploaded again for the next prompt.
+   */
+  keepTextEncoder?: boolean;
+  /** Called with each loading phase, and with byte counts while downloading from the Hub. */
+  onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Cancels the load (download included): the call rejects with AbortError, whose `cause` is the signal's
+   * reason, and nothing stays loaded.
+   */
+  signal?: AbortSignalLike;
+}
+
+/** One denoising step done, as passed to `onStep` and yielded by `stream()`. */
+export interface StepEvent {
+  /** 1-based: the number of denoising steps done. */
+  step: number;
+  /** The number of steps of this generation. */
+  steps: number;
+  /** The sigma the step started from. */
+  sigma: number;
+  /** Milliseconds since the generation started (text encoding included). */
+  elapsedMs: number;
+  /** Packed latents [1, L, 64] after this step; only with `reportLatents`. */
+  latents?: Float32Array;
+}
+
+/** Options of OvisImage#generate and #stream. */
+export interface GenerateOptions {
+  /** What to draw; at most 10,000 characters (the model reads its first 284 tokens: see `promptTruncated`). */
+  prompt: string;
+  /** What to steer away from (classifier-free guidance); default ''. Same length limit as `prompt`. */
+  negativePrompt?: string;
+  /** Image width in pixels: a multiple of 16 in [16, 4096]; default 1024. */
+  width?: number;
+  /** Image height in pixels: a multiple of 16 in [16, 4096]; default 1024. */
+  height?: number;
+  /** Denoising steps, an integer in [1, 1000]; default 50. */
+  steps?: number;
+  /** Classifier-free guidance scale in [0, 100]; default 5. At 1 or below guidance is off (one pass per step). */
+  guidanceScale?: number;
+  /**
+   * Seed of the starting noise, an integer (number or bigint) in [0, 2^64 - 1]; random when left out.
+   * Cannot be combined with `noise`.
+   */
+  seed?: number | bigint;
+  /**
+   * The starting noise itself, layout [1, 16, height/8, width/8], instead of drawing it from a seed. It is
+   * copied when generate() is called. `result.seed` is then null.
+   */
+  noise?: Float32Array;
+  /** Cancels the generation: the call rejects with AbortError (`cause`: the signal's reason) and the model stays usable. */
+  signal?: AbortSignalLike;
+  /** Called after every denoising step. If it throws, the generation stops and rejects with what it threw. */
+  onStep?: (event: StepEvent) => void;
+  /** Put the packed latents into every StepEvent (debugging, previews); default false. */
+  reportLatents?: boolean;
+}
