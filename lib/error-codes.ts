@@ -23,6 +23,9 @@ export const ERROR_CODES = {
   SAFETENSORS_BAD_HEADER: { native: false, meaning: 'a safetensors header has an absurd length or invalid JSON' },
   SAFETENSORS_BAD_DTYPE: { native: false, meaning: 'a tensor has a dtype the engine cannot read' },
   SAFETENSORS_BAD_OFFSETS: { native: false, meaning: 'tensor data lies outside the file or overlaps' },
+  GGUF_BAD_HEADER: { native: false, meaning: 'not a GGUF file, or a GGUF header that cannot be read' },
+  GGUF_TRUNCATED: { native: false, meaning: 'a GGUF header or tensor runs past the end of the file' },
+  GGUF_BAD_TYPE: { native: false, meaning: 'a GGUF tensor has a type the engine cannot compute with' },
   TENSOR_MISSING: { native: false, meaning: 'a tensor the model needs is not in the checkpoint' },
   TENSOR_BAD_SHAPE: { native: false, meaning: 'a tensor has another shape than the config implies' },
   TENSOR_UNEXPECTED: { native: false, meaning: 'the checkpoint holds a tensor the model does not use' },
@@ -44,7 +47,7 @@ type CodeWithPrefix<P extends string> = Extract<ErrorCode, `${P}${string}`>;
 /** Codes of problems met while fetching a model from the Hugging Face Hub (lib/hub). */
 export type HubErrorCode = CodeWithPrefix<'HUB_'>;
 /** Codes of problems found while resolving and validating a checkpoint. */
-export type ModelLoadErrorCode = CodeWithPrefix<'MODEL_' | 'SAFETENSORS_' | 'TENSOR_'>;
+export type ModelLoadErrorCode = CodeWithPrefix<'MODEL_' | 'SAFETENSORS_' | 'GGUF_' | 'TENSOR_'>;
 
 /** Whether the native addon may reject with `code`. */
 export function isNativeCode(code: unknown): code is ErrorCode {

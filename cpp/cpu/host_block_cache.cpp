@@ -58,7 +58,7 @@ BlockCache& cache() {
 }  // namespace
 
 Tensor cached_host_alloc(const Shape& s, DType t) {
-  const size_t bytes = size_t(s.numel()) * dtype_size(t);
+  const size_t bytes = dtype_bytes(t, s.numel());
   if (bytes < kCachedBlockMin) return host_alloc(s, t);
   const size_t padded = ((bytes + 4095) / 4096) * 4096;
   void* p = cache().take(padded);

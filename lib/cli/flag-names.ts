@@ -19,6 +19,8 @@ export const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   threads: '--threads',
   precision: '--precision',
   keepTextEncoder: '--keep-text-encoder',
+  weights: '--weights',
+  textEncoderWeights: '--text-encoder-weights',
   transformer: '--transformer',
   textEncoder: '--text-encoder',
   vae: '--vae',

@@ -26,6 +26,8 @@ export interface GenerateFlags {
   threads?: string;
   precision?: string;
   keepTextEncoder?: boolean;
+  weights?: string;
+  textEncoderWeights?: string;
 }
 
 export type ImageOptions = Pick<Required<GenerateOptions>, 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidanceScale'> & { noise?: Float32Array };
@@ -69,6 +71,8 @@ function parseLoadFlags(f: GenerateFlags, typed: TypedValues): LoadOptions {
   if (f.threads !== undefined) load.threads = intFlag(f.threads)!;
   if (f.precision !== undefined) load.precision = f.precision as LoadOptions['precision'];
   if (f.keepTextEncoder !== undefined) load.keepTextEncoder = f.keepTextEncoder;
+  if (f.weights !== undefined) load.weights = f.weights as LoadOptions['weights'];
+  if (f.textEncoderWeights !== undefined) load.textEncoderWeights = f.textEncoderWeights as LoadOptions['textEncoderWeights'];
   check(() => parseLoadOptions(load), typed);
   return load;
 }
@@ -95,6 +99,8 @@ function typedValues(f: GenerateFlags): TypedValues {
     device: f.device,
     threads: f.threads,
     precision: f.precision,
+    weights: f.weights,
+    textEncoderWeights: f.textEncoderWeights,
   };
 }
 

@@ -55,6 +55,8 @@ export function registerGenerateCommand(program: Command, deps: Partial<Generate
     .option('--precision <p>', 'bf16 or fp32 (CUDA activations; default: bf16)')
     .option('--keep-text-encoder', 'keep the text encoder on the device between images (default: on the CPU only)')
     .option('--no-keep-text-encoder', 'free the text encoder after the prompts are encoded, reloading it for the next image')
+    .option('--weights <type>', 'MMDiT weights: bf16 (as stored) or quantized while loading: q8_0, q6_k, q5_k, q4_k, q4_0 (default: bf16)')
+    .option('--text-encoder-weights <type>', 'text encoder weights, as --weights (default: bf16)')
     .option('-q, --quiet', 'no progress output on stderr')
     .option('-v, --verbose', 'also print each loading phase and which addon and device were chosen, and why')
     .action(async (opts: GenerateCommandOptions) => {

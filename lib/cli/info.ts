@@ -18,6 +18,10 @@ function count(n: number): string {
   return String(n);
 }
 
+function size(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
 function configText(config: object | undefined): string {
   if (!config) return '';
   return Object.entries(config)
@@ -28,8 +32,9 @@ function configText(config: object | undefined): string {
 function weightsLines(title: string, c: WeightsComponent<object>): string[] {
   if (!c.present) return [`${title}: not usable${c.files.length ? ` (${c.files.join(', ')})` : ''}`];
   return [
-    `${title}: ${c.format} keys${c.keyPrefix ? ` (prefix '${c.keyPrefix}')` : ''}, ${c.dtypes.join('/')}, ${count(c.parameters)} parameters in ${c.tensorCount} tensors`,
+    `${title}: ${c.format} keys${c.keyPrefix ? ` (prefix '${c.keyPrefix}')` : ''}, ${c.dtypes.join('/')}, ${count(c.parameters)} parameters in ${c.tensorCount} tensors, ${size(c.bytes)}`,
     ...c.files.map((f) => `  file: ${f}`),
+    ...(c.dequantized.length ? [`  dequantized to f32 at load (pieces in different block formats): ${c.dequantized.join(', ')}`] : []),
     `  config (${describeConfigSource(c.configSource)}): ${configText(c.config)}`,
   ];
 }

@@ -19,15 +19,56 @@ export const SAFETENSORS_DTYPE_SIZES = {
 
 export type SafetensorsDType = keyof typeof SAFETENSORS_DTYPE_SIZES;
 
-/** Dtypes the engine reads weights in (plan spelling). */
-export type PlanDType = 'f32' | 'f16' | 'bf16';
+/** ggml's block formats (GGUF): values per block and bytes per block; a block never spans two rows. */
+export const BLOCK_DTYPES = {
+  Q4_0: { elements: 32, bytes: 18 },
+  Q4_1: { elements: 32, bytes: 20 },
+  Q5_0: { elements: 32, bytes: 22 },
+  Q5_1: { elements: 32, bytes: 24 },
+  Q8_0: { elements: 32, bytes: 34 },
+  Q2_K: { elements: 256, bytes: 84 },
+  Q3_K: { elements: 256, bytes: 110 },
+  Q4_K: { elements: 256, bytes: 144 },
+  Q5_K: { elements: 256, bytes: 176 },
+  Q6_K: { elements: 256, bytes: 210 },
+} as const;
+
+export type BlockDType = keyof typeof BLOCK_DTYPES;
+
+/** The dtype of a stored tensor: a safetensors dtype, or a block format from a GGUF file. */
+export type StoredDType = SafetensorsDType | BlockDType;
+
+/** Dtypes the engine reads weights in (plan spelling): floats and the block formats in lower case. */
+export type PlanDType = 'f32' | 'f16' | 'bf16' | Lowercase<BlockDType>;
+
+export function isBlockDType(value: string): value is BlockDType {
+  return Object.prototype.hasOwnProperty.call(BLOCK_DTYPES, value);
+}
+
+/** Values per block of a plan dtype (1 for floats). */
+export function planBlockElements(dtype: PlanDType): number {
+  const upper = dtype.toUpperCase();
+  return isBlockDType(upper) ? BLOCK_DTYPES[upper].elements : 1;
+}
+
+export function isBlockPlanDType(dtype: PlanDType): boolean {
+  return planBlockElements(dtype) > 1;
+}
+
+/** Bytes of `elements` consecutive values of a plan dtype (whole blocks for block formats). */
+export function planBytes(dtype: PlanDType, elements: number): number {
+  const upper = dtype.toUpperCase();
+  if (isBlockDType(upper)) return (elements / BLOCK_DTYPES[upper].elements) * BLOCK_DTYPES[upper].bytes;
+  return elements * (dtype === 'f32' ? 4 : 2);
+}
 
 export function isSafetensorsDType(value: string): value is SafetensorsDType {
   return Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPE_SIZES, value);
 }
 
 /** The plan dtype of a stored weight, or undefined when the engine cannot use that dtype for weights. */
-export function planDTypeOf(dtype: SafetensorsDType): PlanDType | undefined {
+export function planDTypeOf(dtype: StoredDType): PlanDType | undefined {
+  if (isBlockDType(dtype)) return dtype.toLowerCase() as PlanDType;
   switch (dtype) {
     case 'F32':
       return 'f32';
@@ -38,10 +79,6 @@ export function planDTypeOf(dtype: SafetensorsDType): PlanDType | undefined {
     default:
       return undefined;
   }
-}
-
-export function planDTypeSize(dtype: PlanDType): number {
-  return dtype === 'f32' ? 4 : 2;
 }
 
 export function numel(shape: readonly number[]): number {

@@ -8,7 +8,7 @@ export type LayoutName = 'diffusers' | 'original' | 'files';
 
 /** Explicit files per component (ComfyUI split files, or any mix of files and component folders). */
 export interface ModelFiles {
-  transformer?: string; // .safetensors, .safetensors.index.json, or a folder with config.json + weights
+  transformer?: string; // .safetensors, .safetensors.index.json, .gguf, or a folder with config.json + weights
   textEncoder?: string; // same; a folder may hold an Ovis2.5 config.json (llm_config)
   vae?: string; // same
   tokenizer?: string; // folder with tokenizer.json (or the tokenizer.json file itself)
@@ -16,7 +16,7 @@ export interface ModelFiles {
 }
 
 export interface WeightsLocation {
-  weights: string; // absolute .safetensors or .safetensors.index.json
+  weights: string; // absolute .safetensors, .safetensors.index.json or .gguf
   config: string | undefined; // absolute config.json when there is one
 }
 
@@ -49,7 +49,7 @@ async function fileOrUndefined(p: string): Promise<string | undefined> {
 
 /** `<stem>.config.json` or `<stem>.json` next to a weights file: an optional config for single files. */
 async function sidecarConfig(weights: string): Promise<string | undefined> {
-  const stem = weights.replace(/\.safetensors(\.index\.json)?$/, '');
+  const stem = weights.replace(/\.(safetensors(\.index\.json)?|gguf)$/, '');
   return (await fileOrUndefined(`${stem}.config.json`)) ?? (await fileOrUndefined(`${stem}.json`));
 }
 
@@ -61,7 +61,7 @@ async function locateWeights(component: ComponentName, p: string, preferred: str
   if (kind === 'dir') {
     const weights = await findWeightsIn(abs, preferred);
     if (!weights) {
-      problems.push(missing(component, abs, `no .safetensors weights in this ${component} folder`));
+      problems.push(missing(component, abs, `no .safetensors (or .gguf) weights in this ${component} folder`));
       return undefined;
     }
     return { weights, config: await fileOrUndefined(path.join(abs, 'config.json')) };
@@ -81,7 +81,7 @@ export async function detectLayout(input: string | ModelFiles): Promise<LayoutFi
   }
   const names = await readdir(root);
   if (names.includes('model_index.json') || names.includes('transformer')) return diffusersLayout(root);
-  if (names.some((n) => n.startsWith(OFFICIAL_TRANSFORMER) && n.includes('.safetensors')) || names.includes(OFFICIAL_VAE) || names.includes(OFFICIAL_LLM_DIR)) {
+  if (names.some((n) => n.startsWith(OFFICIAL_TRANSFORMER) && (n.includes('.safetensors') || n.endsWith('.gguf'))) || names.includes(OFFICIAL_VAE) || names.includes(OFFICIAL_LLM_DIR)) {
     return originalLayout(root, names);
   }
   throw new ModelLoadError(
@@ -110,8 +110,12 @@ async function diffusersLayout(root: string): Promise<LayoutFiles> {
 
 async function originalLayout(root: string, names: string[]): Promise<LayoutFiles> {
   const problems: ModelProblem[] = [];
-  const candidates = names.filter((n) => n.startsWith(OFFICIAL_TRANSFORMER) && (n.endsWith('.safetensors') || n.endsWith('.safetensors.index.json'))).sort();
-  const transformerName = candidates.find((n) => n.endsWith('.index.json')) ?? candidates.find((n) => n === `${OFFICIAL_TRANSFORMER}.safetensors`) ?? candidates[0];
+  const candidates = names.filter((n) => n.startsWith(OFFICIAL_TRANSFORMER) && (n.endsWith('.safetensors') || n.endsWith('.safetensors.index.json') || n.endsWith('.gguf'))).sort();
+  const transformerName =
+    candidates.find((n) => n.endsWith('.index.json')) ??
+    candidates.find((n) => n === `${OFFICIAL_TRANSFORMER}.safetensors`) ??
+    candidates.find((n) => n.endsWith('.safetensors')) ??
+    candidates[0];
   let transformer: WeightsLocation | undefined;
   if (transformerName) {
     const weights = path.join(root, transformerName);

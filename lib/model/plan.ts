@@ -1,4 +1,4 @@
-import { planDTypeOf, planDTypeSize, numel, type PlanDType } from './dtype.js';
+import { isBlockPlanDType, planDTypeOf, planBytes, numel, type PlanDType } from './dtype.js';
 import type { TensorSpec } from './plan-spec.js';
 import type { ComponentName, DitConfig, ModelProblem, TensorSource, TextEncoderConfig, VaeConfig } from './types.js';
 
@@ -31,6 +31,8 @@ export interface WeightPlan {
 export interface ComponentPlan {
   tensors: PlanTensor[];
   problems: ModelProblem[];
+  /** Canonical tensors whose pieces are stored in different block formats: dequantized to f32 at load. */
+  dequantized: string[];
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -57,6 +59,7 @@ export function buildComponentPlan(args: {
   };
   const used = new Set<string>();
   const tensors: PlanTensor[] = [];
+  const dequantized: string[] = [];
   for (const spec of specs) {
     const pieces: PlanPiece[] = [];
     for (const p of spec.pieces) {
@@ -73,29 +76,35 @@ export function buildComponentPlan(args: {
       }
       const dtype = planDTypeOf(stored.dtype);
       if (!dtype) {
-        report({ code: 'SAFETENSORS_BAD_DTYPE', file: stored.file, tensor: key, message: `${stored.file}: tensor '${key}' is ${stored.dtype}; weights must be F32, F16 or BF16` });
+        report({ code: 'SAFETENSORS_BAD_DTYPE', file: stored.file, tensor: key, message: `${stored.file}: tensor '${key}' is ${stored.dtype}; weights must be F32, F16, BF16 or a GGUF block format` });
+        continue;
+      }
+      if (isBlockPlanDType(dtype) && p.shape.length !== 2) {
+        report({ code: 'TENSOR_BAD_SHAPE', file: stored.file, tensor: key, message: `${stored.file}: tensor '${key}' is ${stored.dtype} with shape ${dims(p.shape)}; block formats hold only 2-D Linear weights (for ${spec.name})` });
         continue;
       }
       const [first, last] = p.rows ?? [0, p.shape[0] ?? 1];
       const rowElements = numel(p.shape.slice(1));
       pieces.push({
         file: stored.file,
-        offset: stored.offset + first * rowElements * planDTypeSize(dtype),
+        offset: stored.offset + planBytes(dtype, first * rowElements), // block rows are whole blocks
         dtype,
         shape: p.rows ? [last - first, ...p.shape.slice(1)] : [...p.shape],
         source: key,
       });
     }
     if (pieces.length !== spec.pieces.length) continue;
+    // Pieces of one dtype assemble as stored (block rows concatenate whole); mixed dtypes become f32.
     const dtypes = new Set(pieces.map((p) => p.dtype));
     const dtype = dtypes.size === 1 ? (pieces[0]?.dtype ?? 'f32') : 'f32';
+    if (dtypes.size > 1 && pieces.some((p) => isBlockPlanDType(p.dtype))) dequantized.push(spec.name);
     tensors.push({ name: spec.name, dtype, shape: [...spec.shape], pieces });
   }
   for (const [key, t] of source.tensors) {
     if (used.has(key) || args.ignore?.(key)) continue;
     report({ code: 'TENSOR_UNEXPECTED', file: t.file, tensor: key, message: `${t.file}: unexpected tensor '${key}' ${dims(t.shape)} (not part of the ${component} this config describes)` });
   }
-  return { tensors, problems: [...problems.values()] };
+  return { tensors, problems: [...problems.values()], dequantized };
 }
 
 export function ditPlanConfig(c: DitConfig): PlanConfigEntry[] {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ModelLoadError } from '../errors.js';
 import { locateTokenizerFiles } from '../tokenizer/files.js';
 import { checkChatTemplate } from '../tokenizer/template-check.js';
-import { numel } from './dtype.js';
+import { numel, planBytes } from './dtype.js';
 import {
   ditConfigFileSchema,
   parseConfig,
@@ -46,6 +46,8 @@ export interface WeightsComponent<C> {
   dtypes: PlanDType[];
   parameters: number; // elements of its canonical tensors
   tensorCount: number; // canonical tensors planned
+  bytes: number; // size of its canonical tensors in their plan dtypes (what the engine holds)
+  dequantized: string[]; // canonical tensors assembled from pieces of different block formats: f32 at load
 }
 
 export interface VaeComponent extends WeightsComponent<VaeConfig> {
@@ -84,7 +86,7 @@ const asProblem = (component: ComponentName, err: unknown): ModelProblem => {
 };
 
 function emptyComponent<C>(): WeightsComponent<C> {
-  return { present: false, files: [], format: undefined, keyPrefix: '', config: undefined, configSource: undefined, dtypes: [], parameters: 0, tensorCount: 0 };
+  return { present: false, files: [], format: undefined, keyPrefix: '', config: undefined, configSource: undefined, dtypes: [], parameters: 0, tensorCount: 0, bytes: 0, dequantized: [] };
 }
 
 /** The prefix before `marker` in the stored keys (shortest wins), e.g. `model.diffusion_model.`. */
@@ -144,6 +146,8 @@ async function resolveWeights<C, F>(
     out.present = true;
     out.tensorCount = built.tensors.length;
     out.parameters = built.tensors.reduce((sum, t) => sum + numel(t.shape), 0);
+    out.bytes = built.tensors.reduce((sum, t) => sum + planBytes(t.dtype, numel(t.shape)), 0);
+    out.dequantized = built.dequantized;
     out.dtypes = [...new Set(built.tensors.map((t) => t.dtype))].sort();
     planConfig.push(...recipe.planConfig(config));
     planTensors.push(...built.tensors);

@@ -1,10 +1,12 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelLoadError } from '../errors.js';
+import { readGgufHeader } from './gguf.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
 import type { StoredTensor, TensorSource } from './types.js';
 
 const INDEX_SUFFIX = '.safetensors.index.json';
+const GGUF_SUFFIX = '.gguf';
 
 export async function pathKind(p: string): Promise<'file' | 'dir' | undefined> {
   try {
@@ -17,7 +19,7 @@ export async function pathKind(p: string): Promise<'file' | 'dir' | undefined> {
 
 /**
  * The weights file of a component folder: an index of shards if there is one, else the preferred
- * (or only) `.safetensors` file. Undefined when the folder holds no weights.
+ * (or only) `.safetensors` file, else a `.gguf` file. Undefined when the folder holds no weights.
  */
 export async function findWeightsIn(dir: string, preferred: readonly string[]): Promise<string | undefined> {
   let names: string[];
@@ -31,7 +33,7 @@ export async function findWeightsIn(dir: string, preferred: readonly string[]): 
     preferred.map((p) => list.find((n) => n.startsWith(p))).find((n) => n !== undefined) ?? list[0];
   const index = byPreference(indexes);
   if (index) return path.join(dir, index);
-  const single = byPreference(names.filter((n) => n.endsWith('.safetensors')));
+  const single = byPreference(names.filter((n) => n.endsWith('.safetensors'))) ?? byPreference(names.filter((n) => n.endsWith(GGUF_SUFFIX)));
   return single ? path.join(dir, single) : undefined;
 }
 
@@ -46,9 +48,21 @@ function storedTensors(header: SafetensorsHeader): StoredTensor[] {
   }));
 }
 
-/** Reads the headers of a `.safetensors` file or of every shard of a `.safetensors.index.json`. */
+/** The tensors of a GGUF file (shapes in PyTorch order); a name given twice is an error. */
+async function ggufSource(file: string): Promise<TensorSource> {
+  const header = await readGgufHeader(file);
+  const tensors = new Map<string, StoredTensor>();
+  for (const t of header.tensors) {
+    if (tensors.has(t.key)) throw new ModelLoadError('GGUF_BAD_HEADER', `${file}: tensor '${t.key}' is listed twice`, { file, tensor: t.key });
+    tensors.set(t.key, { ...t, file });
+  }
+  return { files: [file], tensors };
+}
+
+/** Reads the headers of a `.safetensors` or `.gguf` file or of every shard of a `.safetensors.index.json`. */
 export async function openTensorSource(weightsPath: string): Promise<TensorSource> {
   const file = path.resolve(weightsPath);
+  if (file.endsWith(GGUF_SUFFIX)) return ggufSource(file);
   if (!file.endsWith(INDEX_SUFFIX)) {
     const header = await readSafetensorsHeader(file);
     return { files: [file], tensors: new Map(storedTensors(header).map((t) => [t.key, t])) };

@@ -1,14 +1,14 @@
 import type { ModelLoadErrorCode } from '../errors.js';
-import type { PlanDType, SafetensorsDType } from './dtype.js';
+import type { PlanDType, StoredDType } from './dtype.js';
 
 export type ComponentName = 'transformer' | 'textEncoder' | 'vae' | 'tokenizer' | 'scheduler';
 
-/** One tensor as stored in a safetensors file. */
+/** One tensor as stored in a safetensors or GGUF file. */
 export interface StoredTensor {
   key: string;
   file: string; // absolute path
-  dtype: SafetensorsDType;
-  shape: number[];
+  dtype: StoredDType;
+  shape: number[]; // PyTorch order (outermost first), also for GGUF files
   offset: number; // absolute byte offset of the first element in `file`
   byteLength: number;
 }

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { OvisError } from '../errors.js';
 import { throwIfAborted } from './abort.js';
 import { downloadModel, isHubModelId } from '../hub/index.js';
-import { assertUsable, formatPlanText, resolveModel, type ResolvedModel } from '../model/index.js';
+import { assertUsable, formatPlanText, resolveModel, type ResolvedModel, type WeightPlan } from '../model/index.js';
+import { quantizeOnLoad } from '../model/plan-quantize.js';
 import { cpuBackend, formatBackendInfo, NativeModelEngine, selectBackend, type BackendInfo } from '../native/index.js';
 import type { NativeBinding } from '../../types/native.js';
 import { PREFIX_TOKENS, PromptTokenizer } from '../tokenizer/index.js';
@@ -34,7 +35,8 @@ export async function loadPipelineParts(model: ModelSource, options: ResolvedLoa
   progress('tokenizer', 'loading the tokenizer');
   const tokenizer = await PromptTokenizer.load(resolved.components.tokenizer.dir!);
   checkAbort();
-  const { engine, info } = await startEngine(formatPlanText(resolved.plan), options, progress);
+  const plan = quantizedPlan(resolved.plan, options, progress);
+  const { engine, info } = await startEngine(formatPlanText(plan), options, progress);
   progress('ready', `ready on ${engine.backendName}`);
   return {
     engine,
@@ -44,6 +46,19 @@ export async function loadPipelineParts(model: ModelSource, options: ResolvedLoa
     modelName: hubId ?? modelName(model, resolved),
     backendInfo: info,
   };
+}
+
+/** The plan with the `weights` / `textEncoderWeights` choices applied (quantize on load). */
+function quantizedPlan(plan: WeightPlan, options: ResolvedLoadOptions, progress: Report): WeightPlan {
+  for (const [prefix, type, what] of [['dit.', options.weights, 'MMDiT'], ['te.', options.textEncoderWeights, 'text encoder']] as const) {
+    const r = quantizeOnLoad(plan, prefix, type);
+    plan = r.plan;
+    if (r.quantized > 0) {
+      const kept = r.kept.length ? `; ${r.kept.length} kept as stored (rows not whole ${type} blocks)` : '';
+      progress('weights', `quantizing ${r.quantized} ${what} weights to ${type} while loading${kept}`);
+    }
+  }
+  return plan;
 }
 
 /** Downloads (or finds in the HF cache) a Hub model; returns its snapshot folder. */

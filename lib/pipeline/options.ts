@@ -8,6 +8,7 @@ import { DEVICE_RULE, isDevice, isThreadCount, resolveThreads, THREADS_RULE, typ
 import type { GenerateOptions, LoadOptions, LoadProgress, StepEvent } from './public-options.js';
 import { describeValue } from './describe-value.js';
 import { MAX_PROMPT_CHARS } from '../tokenizer/limits.js';
+import { WEIGHT_TYPES } from '../model/plan-quantize.js';
 import { MAX_SEED } from './rng.js';
 
 export type { GenerateOptions, LoadOptions, LoadProgress, StepEvent } from './public-options.js';
@@ -23,6 +24,7 @@ const isFunction = (v: unknown): boolean => typeof v === 'function';
 const isSignal = (v: unknown): boolean => v instanceof AbortSignal;
 
 const PRECISION = "must be 'bf16' or 'fp32'";
+const WEIGHTS = `must be one of ${WEIGHT_TYPES.map((t) => `'${t}'`).join(', ')}`;
 
 export const loadOptionsSchema = z.strictObject({
   device: z.custom<Device>(isDevice, { error: DEVICE_RULE }).default('auto'),
@@ -32,6 +34,10 @@ export const loadOptionsSchema = z.strictObject({
     .default(0),
   precision: z.enum(['bf16', 'fp32'], { error: PRECISION }).default('bf16'),
   keepTextEncoder: z.boolean({ error: 'must be a boolean' }).optional(),
+  /** MMDiT Linear weights: 'bf16' = as stored, or quantized on load to a ggml block format. */
+  weights: z.enum(WEIGHT_TYPES, { error: WEIGHTS }).default('bf16'),
+  /** The same for the text encoder's Linear weights. */
+  textEncoderWeights: z.enum(WEIGHT_TYPES, { error: WEIGHTS }).default('bf16'),
   onProgress: z.custom<(p: LoadProgress) => void>(isFunction, { error: 'must be a function' }).optional(),
   signal: z.custom<AbortSignal>(isSignal, { error: 'must be an AbortSignal' }).optional(),
 });

@@ -47,6 +47,13 @@ export interface LoadOptions {
    * on CUDA while denoising (about 3.4 GB), and uploaded again for the next prompt.
    */
   keepTextEncoder?: boolean;
+  /**
+   * The MMDiT's Linear weights: 'bf16' (default) keeps them as stored (a GGUF file's blocks included);
+   * the others quantize a float checkpoint's weights while loading, per row, round to nearest.
+   */
+  weights?: 'bf16' | 'q8_0' | 'q6_k' | 'q5_k' | 'q4_k' | 'q4_0';
+  /** The same for the text encoder's Linear weights (default 'bf16': as stored). */
+  textEncoderWeights?: 'bf16' | 'q8_0' | 'q6_k' | 'q5_k' | 'q4_k' | 'q4_0';
   /** Called with each loading phase, and with byte counts while downloading from the Hub. */
   onProgress?: (progress: LoadProgress) => void;
   /**

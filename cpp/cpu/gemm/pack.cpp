@@ -1,9 +1,11 @@
 // Panel packing for strided operands: converts F32/F16/BF16 to f32 while copying into the
-// micro-kernel layout, reading along whichever axis is contiguous.
+// micro-kernel layout, reading along whichever axis is contiguous. Block-quantized weights (ggml
+// formats) are dequantized block by block while packing: they are never expanded whole.
 #include <cstring>
 
 #include "core/error.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/quant/dequantize.h"
 
 namespace ovis::cpu {
 
@@ -50,6 +52,25 @@ void pack_b(const void* p, int64_t rs, int64_t cs, int64_t k0, int64_t kc, int64
     }
   }
 }
+// B = W^T for a block-quantized W [N, K] (rows of cs values): each row's blocks covering k0..k0+kc
+// are dequantized into a small buffer, then copied into the panel.
+void pack_b_blocks(const void* p, DType t, int64_t rs, int64_t cs, int64_t k0, int64_t kc, int64_t j0, int nr,
+                   float* dst) {
+  if (rs != 1) fail("OVIS_INTERNAL", std::string("gemm: a ") + dtype_name(t) + " operand must be a row-major weight");
+  if (nr < kNR) std::memset(dst, 0, sizeof(float) * size_t(kc) * kNR);
+  const int64_t be = dtype_block_elems(t);
+  const size_t row_bytes = dtype_bytes(t, cs), block_bytes = dtype_block_bytes(t);
+  const int64_t first = k0 / be, last = (k0 + kc + be - 1) / be;  // blocks [first, last)
+  float buf[kKC + 2 * 256];  // the touched blocks span at most kc + 2 * (block - 1) values
+  const int64_t skip = k0 - first * be;
+  for (int j = 0; j < nr; ++j) {
+    const uint8_t* row = static_cast<const uint8_t*>(p) + size_t(j0 + j) * row_bytes;
+    dequantize_blocks(t, row + size_t(first) * block_bytes, buf, last - first);
+    float* d = dst + j;
+    for (int64_t k = 0; k < kc; ++k) d[k * kNR] = buf[skip + k];
+  }
+}
+
 }  // namespace
 
 void StridedA::pack(int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) const {
@@ -66,7 +87,9 @@ void StridedB::pack(int64_t k0, int64_t kc, int64_t j0, int nr, float* dst) cons
     case DType::F32: return pack_b<LoadF32>(p_, rs_, cs_, k0, kc, j0, nr, dst);
     case DType::BF16: return pack_b<LoadBF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
     case DType::F16: return pack_b<LoadF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
-    default: fail("OVIS_INTERNAL", "gemm: B operand is not a float dtype");
+    default:
+      if (dtype_is_quantized(t_)) return pack_b_blocks(p_, t_, rs_, cs_, k0, kc, j0, nr, dst);
+      fail("OVIS_INTERNAL", "gemm: B operand is not a float dtype");
   }
 }
 

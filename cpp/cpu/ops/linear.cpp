@@ -1,4 +1,5 @@
-// linear: y[..., N] = x[..., K] · w[N, K]^T (+ bias), the packed GEMM reading bf16/f16/f32 weights.
+// linear: y[..., N] = x[..., K] · w[N, K]^T (+ bias), the packed GEMM reading bf16/f16/f32 or
+// block-quantized weights (dequantized while packing).
 #include "cpu/gemm/gemm.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
@@ -9,7 +10,10 @@ namespace ovis::cpu {
 Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias) {
   const char* op = "linear";
   require_float(x, op, "x");
-  require_float(w, op, "w");
+  if (dtype_is_quantized(w.dtype))
+    require_host(w, op, "w");
+  else
+    require_float(w, op, "w");
   if (x.shape.rank < 1) bad_arg(op, "x must have rank >= 1, got " + describe(x));
   if (w.shape.rank != 2) bad_arg(op, "w must be [N, K], got " + describe(w));
   const int64_t K = x.shape[-1], N = w.shape[0];

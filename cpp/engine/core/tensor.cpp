@@ -9,34 +9,62 @@
 
 namespace ovis {
 
+namespace {
+
+struct DTypeInfo {
+  DType type;
+  const char* name;
+  int64_t block_elems;
+  size_t block_bytes;
+};
+
+// Block sizes of ggml's formats: 32-value blocks with f16 scale(s), 256-value super-blocks for K-quants.
+constexpr DTypeInfo kDTypes[] = {
+    {DType::F32, "f32", 1, 4},       {DType::F16, "f16", 1, 2},        {DType::BF16, "bf16", 1, 2},
+    {DType::I32, "i32", 1, 4},       {DType::Q4_0, "q4_0", 32, 18},    {DType::Q4_1, "q4_1", 32, 20},
+    {DType::Q5_0, "q5_0", 32, 22},   {DType::Q5_1, "q5_1", 32, 24},    {DType::Q8_0, "q8_0", 32, 34},
+    {DType::Q2_K, "q2_k", 256, 84},  {DType::Q3_K, "q3_k", 256, 110},  {DType::Q4_K, "q4_k", 256, 144},
+    {DType::Q5_K, "q5_k", 256, 176}, {DType::Q6_K, "q6_k", 256, 210},
+};
+
+const DTypeInfo& info(DType t) {
+  for (const DTypeInfo& i : kDTypes)
+    if (i.type == t) return i;
+  fail("OVIS_INTERNAL", "unknown dtype " + std::to_string(int(t)));
+}
+
+}  // namespace
+
 size_t dtype_size(DType t) {
-  switch (t) {
-    case DType::F32: return 4;
-    case DType::F16: return 2;
-    case DType::BF16: return 2;
-    case DType::I32: return 4;
-  }
-  fail("OVIS_INTERNAL", "dtype_size: unknown dtype");
+  if (dtype_is_quantized(t))
+    fail("OVIS_INTERNAL", std::string("dtype_size: ") + dtype_name(t) + " is a block format (no per-element size)");
+  return info(t).block_bytes;
+}
+
+bool dtype_is_quantized(DType t) { return info(t).block_elems > 1; }
+int64_t dtype_block_elems(DType t) { return info(t).block_elems; }
+size_t dtype_block_bytes(DType t) { return info(t).block_bytes; }
+
+size_t dtype_bytes(DType t, int64_t n) {
+  const DTypeInfo& i = info(t);
+  if (n % i.block_elems)
+    fail("OVIS_BAD_WEIGHTS", std::to_string(n) + " values are not whole " + i.name + " blocks of " +
+                                 std::to_string(i.block_elems));
+  return size_t(n / i.block_elems) * i.block_bytes;
 }
 
 const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
-    case DType::I32: return "i32";
-  }
+  for (const DTypeInfo& i : kDTypes)
+    if (i.type == t) return i.name;
   return "unknown";
 }
 
 DType dtype_from_name(const std::string& s) {
   std::string l;
   for (char c : s) l += char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  if (l == "f32") return DType::F32;
-  if (l == "f16") return DType::F16;
-  if (l == "bf16") return DType::BF16;
-  if (l == "i32") return DType::I32;
-  fail("OVIS_BAD_WEIGHTS", "unknown dtype '" + s + "' (expected f32, f16, bf16 or i32)");
+  for (const DTypeInfo& i : kDTypes)
+    if (l == i.name) return i.type;
+  fail("OVIS_BAD_WEIGHTS", "unknown dtype '" + s + "' (expected f32, f16, bf16, i32 or a ggml block format such as q8_0)");
 }
 
 static void check_dims(const int64_t* d, size_t n) {
@@ -89,7 +117,7 @@ Tensor Tensor::view(const Shape& s) const {
 }
 
 Tensor host_alloc(const Shape& s, DType t) {
-  size_t bytes = size_t(s.numel()) * dtype_size(t);
+  size_t bytes = dtype_bytes(t, s.numel());
   // 64-byte alignment for SIMD loads; never a zero-size block so `data` is always non-null.
   size_t padded = ((bytes + 63) / 64) * 64;
   if (padded == 0) padded = 64;
@@ -194,7 +222,7 @@ void convert_to_f32(const void* src, DType t, float* dst, size_t n) {
       for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
       return;
     }
-    case DType::I32:
+    default:
       break;
   }
   fail("OVIS_BAD_ARGUMENT", std::string("convert_to_f32: dtype ") + dtype_name(t) + " is not a float type");

@@ -8,12 +8,24 @@
 
 namespace ovis {
 
-enum class DType : uint8_t { F32 = 0, F16 = 1, BF16 = 2, I32 = 3 };
+// Q* are ggml's block formats (GGUF): a row of K values is K / block_elems blocks of block_bytes;
+// a tensor of such a dtype is always 2-D [rows, K] with K a multiple of its block size.
+enum class DType : uint8_t {
+  F32 = 0, F16 = 1, BF16 = 2, I32 = 3,
+  Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K
+};
 enum class DeviceKind : uint8_t { Host = 0, Cuda = 1 };
 
+// Bytes per element of a non-block dtype; throws OVIS_INTERNAL for block formats (use dtype_bytes).
 size_t dtype_size(DType t);
+bool dtype_is_quantized(DType t);
+int64_t dtype_block_elems(DType t);  // 1 for plain dtypes, 32 or 256 for block formats
+size_t dtype_block_bytes(DType t);   // bytes of one block (the element size for plain dtypes)
+// Bytes of n consecutive elements; throws OVIS_BAD_WEIGHTS when n is not a whole number of blocks.
+size_t dtype_bytes(DType t, int64_t n);
 const char* dtype_name(DType t);
-// Parses "f32"/"F32", "f16"/"F16", "bf16"/"BF16", "i32"; throws ovis::Error(OVIS_BAD_WEIGHTS) otherwise.
+// Parses "f32", "f16", "bf16", "i32" and the block formats "q8_0", "q4_k", ... (any case);
+// throws ovis::Error(OVIS_BAD_WEIGHTS) otherwise.
 DType dtype_from_name(const std::string& s);
 
 // Up to 6 dimensions; row-major, last dimension fastest.
@@ -39,7 +51,7 @@ struct Tensor {
   Shape shape;
 
   int64_t numel() const { return shape.numel(); }
-  size_t nbytes() const { return size_t(numel()) * dtype_size(dtype); }
+  size_t nbytes() const { return dtype_bytes(dtype, numel()); }
   bool defined() const { return data != nullptr || (numel() == 0 && storage != nullptr); }
   template <class T> T* ptr() const { return static_cast<T*>(data); }
   // Same memory, new shape with the same element count (throws on mismatch).

@@ -75,11 +75,24 @@ Shape parse_shape(const std::string& s, int line) {
   return Shape(d);
 }
 
+// Weight dtypes: f32, f16, bf16 and ggml's block formats (q8_0, q4_k, ...), spelled in lower case.
 DType parse_dtype(const std::string& s, int line) {
-  if (s == "f32") return DType::F32;
-  if (s == "f16") return DType::F16;
-  if (s == "bf16") return DType::BF16;
-  bad_line(line, "unknown dtype '" + s + "' (expected f32, f16 or bf16)");
+  DType t = DType::I32;
+  try {
+    t = dtype_from_name(s);
+  } catch (const Error&) {
+  }
+  if (t == DType::I32 || dtype_name(t) != s)
+    bad_line(line, "unknown dtype '" + s + "' (expected f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k or q6_k)");
+  return t;
+}
+
+// A block-format tensor or piece is [rows, K] with K a whole number of blocks (blocks never span rows).
+void check_blocks(DType t, const Shape& s, int line, const std::string& what) {
+  if (!dtype_is_quantized(t)) return;
+  if (s.rank != 2 || s[1] % dtype_block_elems(t))
+    bad_line(line, what + " " + s.str() + " cannot be " + dtype_name(t) + ": needs [rows, K] with K a multiple of " +
+                       std::to_string(dtype_block_elems(t)));
 }
 
 // Applies one `config` line. Unknown keys are ignored (forward compatibility); a wrong value in a
@@ -246,6 +259,7 @@ WeightPlan parse_plan(const std::string& text) {
       t.name = f[1];
       t.dtype = parse_dtype(f[2], line);
       t.shape = parse_shape(f[3], line);
+      check_blocks(t.dtype, t.shape, line, "tensor " + t.name);
       plan.tensors.push_back(std::move(t));
       tensor_line = line;
     } else if (kind == "piece") {
@@ -259,6 +273,7 @@ WeightPlan parse_plan(const std::string& text) {
       p.offset = uint64_t(parse_int(f[2], line, "the byte offset"));
       p.dtype = parse_dtype(f[3], line);
       p.shape = parse_shape(f[4], line);
+      check_blocks(p.dtype, p.shape, line, "a piece of tensor " + plan.tensors.back().name);
       plan.tensors.back().pieces.push_back(p);
     } else if (kind == "end") {
       if (f.size() != 1) bad_line(line, "expected 'end'");
@@ -297,12 +312,8 @@ std::string num(float v) {
 }
 
 const char* plan_dtype(DType t) {
-  switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
-    default: fail("OVIS_BAD_WEIGHTS", "weight plan: tensors must be f32, f16 or bf16");
-  }
+  if (t == DType::I32) fail("OVIS_BAD_WEIGHTS", "weight plan: tensors must be float or block-quantized, not i32");
+  return dtype_name(t);
 }
 
 }  // namespace

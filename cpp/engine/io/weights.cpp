@@ -1,28 +1,43 @@
 #include "io/weights.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
 #include "core/error.h"
+#include "cpu/quant/dequantize.h"
+#include "cpu/quant/quantize.h"
 
 namespace ovis {
 
 namespace {
 
-// Converts n elements between float dtypes (through f32).
+// Converts n elements between weight dtypes through f32, a chunk at a time: block formats are
+// dequantized (reading) or quantized round-to-nearest (quantize on load). Chunks are whole blocks.
 void convert(const void* src, DType from, void* dst, DType to, size_t n) {
   if (from == to) {
-    std::memcpy(dst, src, n * dtype_size(from));
+    std::memcpy(dst, src, dtype_bytes(from, int64_t(n)));
     return;
   }
-  if (to == DType::F32) {
-    convert_to_f32(src, from, static_cast<float*>(dst), n);
-    return;
+  if (dtype_is_quantized(to) && !cpu::can_quantize(to))
+    fail("OVIS_BAD_WEIGHTS", std::string("cannot convert ") + dtype_name(from) + " weights to " + dtype_name(to));
+  constexpr size_t kChunk = size_t(1) << 16;  // a multiple of every block size
+  std::vector<float> tmp(std::min(n, kChunk));
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (size_t done = 0; done < n;) {
+    const size_t m = std::min(kChunk, n - done);
+    cpu::weights_to_f32(in + dtype_bytes(from, int64_t(done)), from, tmp.data(), int64_t(m));
+    void* o = out + dtype_bytes(to, int64_t(done));
+    if (to == DType::F32)
+      std::memcpy(o, tmp.data(), m * 4);
+    else if (dtype_is_quantized(to))
+      cpu::quantize_values(to, tmp.data(), o, int64_t(m));
+    else
+      for (size_t i = 0; i < m; ++i)
+        static_cast<uint16_t*>(o)[i] = to == DType::BF16 ? f32_to_bf16(tmp[i]) : f32_to_f16(tmp[i]);
+    done += m;
   }
-  std::vector<float> tmp(n);
-  convert_to_f32(src, from, tmp.data(), n);
-  uint16_t* out = static_cast<uint16_t*>(dst);
-  for (size_t i = 0; i < n; ++i) out[i] = to == DType::BF16 ? f32_to_bf16(tmp[i]) : f32_to_f16(tmp[i]);
 }
 
 }  // namespace
@@ -32,14 +47,16 @@ Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_p
     if (p.file < 0 || size_t(p.file) >= files.size() || !files[size_t(p.file)])
       fail("OVIS_BAD_WEIGHTS", "tensor " + t.name + ": piece names unknown file index " + std::to_string(p.file));
     std::string what = "tensor " + t.name + (t.pieces.size() > 1 ? " (piece " + std::to_string(i) + ")" : "");
-    return files[size_t(p.file)]->range(p.offset, uint64_t(p.shape.numel()) * dtype_size(p.dtype), what);
+    return files[size_t(p.file)]->range(p.offset, uint64_t(dtype_bytes(p.dtype, p.shape.numel())), what);
   };
   int64_t total = 0;
   for (const PlanPiece& p : t.pieces) total += p.shape.numel();
   if (total != t.shape.numel())
     fail("OVIS_BAD_WEIGHTS", "tensor " + t.name + ": pieces hold " + std::to_string(total) +
                                  " elements, shape " + t.shape.str() + " needs " + std::to_string(t.shape.numel()));
-  if (t.pieces.size() == 1 && t.pieces[0].dtype == t.dtype && t.pieces[0].offset % dtype_size(t.dtype) == 0) {
+  // Block formats are read byte by byte (no alignment needed); plain dtypes need aligned element views.
+  const size_t align = dtype_is_quantized(t.dtype) ? 1 : dtype_size(t.dtype);
+  if (t.pieces.size() == 1 && t.pieces[0].dtype == t.dtype && t.pieces[0].offset % align == 0) {
     const uint8_t* p = piece_ptr(t.pieces[0], 0);
     Tensor view = host_view(const_cast<uint8_t*>(p), t.shape, t.dtype);
     // Aliasing shared_ptr: the view keeps its mapping alive.
@@ -57,7 +74,7 @@ Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_p
     const PlanPiece& p = t.pieces[i];
     size_t n = size_t(p.shape.numel());
     convert(piece_ptr(p, i), p.dtype, dst, t.dtype, n);
-    dst += n * dtype_size(t.dtype);
+    dst += dtype_bytes(t.dtype, int64_t(n));
   }
   return out;
 }
