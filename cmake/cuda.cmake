@@ -54,7 +54,7 @@ if(OVIS_TESTS)
   if(OVIS_CUDA_TEST_SOURCES)
     add_executable(ovis_cuda_tests ${OVIS_CUDA_TEST_SOURCES}
                    ${CMAKE_SOURCE_DIR}/cpp/tests/golden_plan.cpp ${CMAKE_SOURCE_DIR}/cpp/tests/golden_cases.cpp
-                   ${CMAKE_SOURCE_DIR}/cpp/tests/safetensors_reader.cpp)
+                   ${CMAKE_SOURCE_DIR}/cpp/tests/safetensors_reader.cpp ${CMAKE_SOURCE_DIR}/cpp/tests/gguf_reader.cpp)
     target_link_libraries(ovis_cuda_tests PRIVATE ovis_core)
     add_test(NAME ovis_cuda_tests COMMAND ovis_cuda_tests)
   endif()

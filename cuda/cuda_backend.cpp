@@ -77,7 +77,7 @@ Tensor CudaBackend::alloc(const Shape& s, DType t) {
   out.shape = s;
   out.dtype = t;
   out.device = DeviceKind::Cuda;
-  out.storage = alloc_->allocate(size_t(s.numel()) * dtype_size(t));
+  out.storage = alloc_->allocate(dtype_bytes(t, s.numel()));
   out.data = out.storage.get();
   return out;
 }
@@ -117,6 +117,15 @@ Tensor CudaBackend::cast(const Tensor& t, DType to) {
   return as_dtype(t, to);
 }
 
+// A block-quantized weight expanded into a scratch matrix of the GEMM's operand type (freed after the
+// layer's GEMM; the allocator reuses the block for the next layer).
+Tensor CudaBackend::dequantized(const Tensor& w, DType to) {
+  use_device();
+  Tensor out = alloc(w.shape, to);
+  launch_dequantize(w.data, w.dtype, out.data, to, w.numel(), stream_);
+  return out;
+}
+
 Tensor CudaBackend::as_dtype(const Tensor& t, DType to) {
   if (t.dtype == to) return t;
   use_device();
@@ -148,7 +157,7 @@ void CudaBackend::gemm_types(DType wt, DType* operand, DType* out) const {
   if (fp32_ || wt == DType::F32) {
     *operand = DType::F32;
     *out = DType::F32;
-  } else if (wt == DType::BF16) {
+  } else if (wt == DType::BF16 || dtype_is_quantized(wt)) {  // block formats expand to bf16
     *operand = DType::BF16;
     *out = DType::BF16;
   } else {  // f16 weights: f16 operands, f32 output (cuBLASLt has no f16 x f16 -> bf16)
@@ -160,7 +169,7 @@ void CudaBackend::gemm_types(DType wt, DType* operand, DType* out) const {
 Tensor CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
   const char* op = "linear";
   need_float(x, op, "x");
-  need_float(w, op, "w");
+  if (!dtype_is_quantized(w.dtype)) need_float(w, op, "w");
   if (w.shape.rank != 2) fail("OVIS_BAD_ARGUMENT", shape_msg(op, "w", w) + ", expected [N, K]");
   if (x.shape.rank < 1 || x.shape[-1] != w.shape[1])
     fail("OVIS_BAD_ARGUMENT", std::string(op) + ": x " + x.shape.str() + " does not match w " + w.shape.str() +
@@ -178,7 +187,7 @@ Tensor CudaBackend::linear(const Tensor& x, const Tensor& w, const Tensor* bias)
   Shape os = x.shape;
   os[-1] = n;
   Tensor out = alloc(os, t_out);
-  Tensor xa = as_dtype(x, t_op), wa = as_dtype(w, t_op);
+  Tensor xa = as_dtype(x, t_op), wa = dtype_is_quantized(w.dtype) ? dequantized(w, t_op) : as_dtype(w, t_op);
   Tensor ba;
   if (bias) ba = as_dtype(*bias, t_out);
   // Row-major y[M, N] = x[M, K] · w[N, K]ᵀ is column-major yᵀ (N x M) = w(K x N)ᵀ · xᵀ (K x M).

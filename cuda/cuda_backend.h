@@ -70,6 +70,7 @@ class CudaBackend final : public Backend {
   void rope(Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved, const char* op);
   // t itself when it already has dtype `to`, else a converted temporary.
   Tensor as_dtype(const Tensor& t, DType to);
+  Tensor dequantized(const Tensor& w, DType to);  // block-quantized weight -> float scratch
   // GEMM operand dtype and output dtype for a weight of dtype wt.
   void gemm_types(DType wt, DType* operand, DType* out) const;
 

@@ -11,6 +11,8 @@
 namespace ovis::cuda {
 
 // ---- elementwise ----
+// Expands n values of a ggml block format t (whole blocks) into y of float dtype ty.
+void launch_dequantize(const void* x, DType t, void* y, DType ty, int64_t n, cudaStream_t s);
 void launch_cast(const void* x, DType tx, void* y, DType ty, int64_t n, cudaStream_t s);
 void launch_silu(const void* x, DType tx, void* y, DType ty, int64_t n, cudaStream_t s);
 // x [rows, 2f] = [up | gate] -> y [rows, f] = up * silu(gate)

@@ -1,0 +1,98 @@
+/**
+ * Golden case gguf/g1: a whole run whose MMDiT is the mixed-type GGUF (every ggml block type; the
+ * reference used its dequantized values), text encoder and VAE from tiny-original. From the API
+ * (final latents and PNG) and from the CLI binary (PNG). Needs the CPU addon (or OVIS_TEST_DEVICE=cuda).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OvisImage } from '../lib/ovis-image.js';
+import { decodePng } from '../lib/pipeline/png.js';
+import { readTensorFile } from '../lib/pipeline/tensor-file.js';
+import { assertBuilt } from './cli-helpers.js';
+import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
+
+const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
+const g1 = JSON.parse(readFileSync(golden('gguf/g1/case.json'), 'utf8')) as {
+  prompt: string;
+  negative_prompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  seed: number;
+};
+const files = {
+  transformer: golden('gguf/ovis_image-mixed.gguf'),
+  textEncoder: golden('tiny-original/Ovis2.5-2B'),
+  vae: golden('tiny-original/ae.safetensors'),
+};
+
+function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(out.length).toBe(ref.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (out[i]! - ref[i]!) ** 2;
+    den += ref[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+/** Share of PNG values within ±1 of the golden image. */
+function closeToGolden(png: Buffer): number {
+  const expected = decodePng(readFileSync(golden('gguf/g1/image.png')));
+  const got = decodePng(png);
+  expect([got.width, got.height]).toEqual([expected.width, expected.height]);
+  let close = 0;
+  for (let i = 0; i < expected.data.length; i++) if (Math.abs(got.data[i]! - expected.data[i]!) <= 1) close++;
+  return close / expected.data.length;
+}
+
+const pngBound = TEST_DEVICE.precision === 'bf16' ? 0.9 : 0.999;
+
+describe(`golden gguf/g1 (${TEST_DEVICE.label})`, () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'ovis-gguf-g1-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('API: final latents and image match the reference', async () => {
+    const model = await OvisImage.load(files, deviceOptions(2));
+    try {
+      expectOnTestDevice(model.backend);
+      const result = await model.generate({
+        prompt: g1.prompt,
+        negativePrompt: g1.negative_prompt,
+        width: g1.width,
+        height: g1.height,
+        steps: g1.steps,
+        guidanceScale: g1.guidance,
+        seed: g1.seed,
+      });
+      const ref = await readTensorFile(golden('gguf/g1/io.safetensors'));
+      expect(relErr(result.latents, ref.get('final_latents_packed')!.data)).toBeLessThanOrEqual(tolerance(1e-5));
+      expect(closeToGolden(Buffer.from(await result.toPNG()))).toBeGreaterThanOrEqual(pngBound);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('CLI: --transformer x.gguf writes the reference image', async () => {
+    assertBuilt();
+    const out = path.join(dir, 'g1.png');
+    const bin = fileURLToPath(new URL('../bin/ovis-image.js', import.meta.url));
+    const args = ['generate', '--transformer', files.transformer, '--text-encoder', files.textEncoder, '--vae', files.vae];
+    args.push('-p', g1.prompt, '--width', String(g1.width), '--height', String(g1.height), '--steps', String(g1.steps));
+    args.push('--guidance', String(g1.guidance), '--seed', String(g1.seed), '--device', TEST_DEVICE.device, '--threads', '2', '-o', out, '-q');
+    if (TEST_DEVICE.device === 'cuda') args.push('--precision', TEST_DEVICE.precision);
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, ...args]);
+    expect(stdout).toBe(`${out}\tseed=${g1.seed}\n`);
+    expect(closeToGolden(readFileSync(out))).toBeGreaterThanOrEqual(pngBound);
+  });
+});
