@@ -2,6 +2,13 @@
  * Golden case gguf/g1: a whole run whose MMDiT is the mixed-type GGUF (every ggml block type; the
  * reference used its dequantized values), text encoder and VAE from tiny-original. From the API
  * (final latents and PNG) and from the CLI binary (PNG). Needs the CPU addon (or OVIS_TEST_DEVICE=cuda).
+ *
+ * The g1 reference encoded its prompt with f32 RoPE inverse frequencies in the text encoder (diffusers'
+ * from_pretrained), while the engine follows the official code's bf16-rounded ones (the pipeline/p*
+ * golden cases, docs MODEL.md): that alone leaves 1.5e-4 in the final latents (4.9e-6 when the engine
+ * was switched to f32 frequencies as a check). So the GGUF run is held to the run on the reference's own
+ * dequantized weights (exactly: blocks are expanded to the same f32 values), and to the golden latents
+ * within 3e-4.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -62,11 +69,11 @@ describe(`golden gguf/g1 (${TEST_DEVICE.label})`, () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('API: final latents and image match the reference', async () => {
-    const model = await OvisImage.load(files, deviceOptions(2));
+  async function run(transformer: string): Promise<{ latents: Float32Array; png: Buffer }> {
+    const model = await OvisImage.load({ ...files, transformer }, deviceOptions(2));
     try {
       expectOnTestDevice(model.backend);
-      const result = await model.generate({
+      const r = await model.generate({
         prompt: g1.prompt,
         negativePrompt: g1.negative_prompt,
         width: g1.width,
@@ -75,12 +82,19 @@ describe(`golden gguf/g1 (${TEST_DEVICE.label})`, () => {
         guidanceScale: g1.guidance,
         seed: g1.seed,
       });
-      const ref = await readTensorFile(golden('gguf/g1/io.safetensors'));
-      expect(relErr(result.latents, ref.get('final_latents_packed')!.data)).toBeLessThanOrEqual(tolerance(1e-5));
-      expect(closeToGolden(Buffer.from(await result.toPNG()))).toBeGreaterThanOrEqual(pngBound);
+      return { latents: r.latents, png: Buffer.from(await r.toPNG()) };
     } finally {
       await model.dispose();
     }
+  }
+
+  it('API: final latents equal the run on the dequantized weights, and match the reference', async () => {
+    const gguf = await run(files.transformer);
+    const dequantized = await run(golden('gguf/g1/dequantized.safetensors')); // f32, the same key names
+    expect(relErr(gguf.latents, dequantized.latents)).toBeLessThanOrEqual(tolerance(1e-6));
+    const ref = await readTensorFile(golden('gguf/g1/io.safetensors'));
+    expect(relErr(gguf.latents, ref.get('final_latents_packed')!.data)).toBeLessThanOrEqual(tolerance(3e-4));
+    expect(closeToGolden(gguf.png)).toBeGreaterThanOrEqual(pngBound);
   });
 
   it('CLI: --transformer x.gguf writes the reference image', async () => {

@@ -27,7 +27,7 @@ void q8_0(const float* x, uint8_t* b) {
   for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
   put_f16(b, d);
-  for (int j = 0; j < 32; ++j) b[2 + j] = uint8_t(int8_t(clampi(nearest(x[j] * id), -127, 127)));
+  for (int j = 0; j < 32; ++j) b[2 + j] = uint8_t(int8_t(clampi(int(std::roundf(x[j] * id)), -127, 127)));  // ties away from 0, as ggml
 }
 
 // The value of largest magnitude maps to -8 (so its sign uses the longer half of [-8, 7]).
@@ -38,7 +38,8 @@ void q4_0(const float* x, uint8_t* b) {
   const float d = max / -8.f, id = d != 0.f ? 1.f / d : 0.f;
   put_f16(b, d);
   for (int j = 0; j < 16; ++j) {
-    const int lo = clampi(nearest(x[j] * id) + 8, 0, 15), hi = clampi(nearest(x[j + 16] * id) + 8, 0, 15);
+    // ggml's (int)(x * id + 8.5): ties round up
+    const int lo = clampi(int(std::floor(x[j] * id + 8.5f)), 0, 15), hi = clampi(int(std::floor(x[j + 16] * id + 8.5f)), 0, 15);
     b[2 + j] = uint8_t(lo | (hi << 4));
   }
 }
