@@ -118,7 +118,7 @@ describe('quantize on load: CLI', () => {
     assertBuilt();
     const err = (await promisify(execFile)(process.execPath, [bin, ...args(path.join(dir, 'x.png'), 'q3_k')]).catch((e: unknown) => e)) as { code: number; stderr: string };
     expect(err.code).not.toBe(0);
-    expect(err.stderr).toMatch(/--weights must be one of bf16, q8_0, q6_k, q5_k, q4_k, q4_0 \(got 'q3_k'\)/);
+    expect(err.stderr).toMatch(/--weights must be one of 'bf16', 'q8_0', 'q6_k', 'q5_k', 'q4_k', 'q4_0' \(got "?q3_k"?\)/);
     expect(err.stderr).not.toMatch(/loading/);
   });
 });
