@@ -33,6 +33,9 @@ export interface ComponentPlan {
   problems: ModelProblem[];
 }
 
+/** Problems of one kind listed one by one; the rest are summed up in one line. */
+const MAX_PROBLEMS_PER_KIND = 20;
+
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 const dims = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
@@ -51,9 +54,21 @@ export function buildComponentPlan(args: {
 }): ComponentPlan {
   const { component, source, prefix, specs, where } = args;
   const problems = new Map<string, ModelProblem>();
+  const listedPerCode = new Map<ModelProblem['code'], number>();
+  const overflow = new Map<ModelProblem['code'], { count: number; file: string | undefined; examples: string[] }>();
   const report = (p: Omit<ModelProblem, 'component'>): void => {
     const id = `${p.code} ${p.tensor ?? ''}`;
-    if (!problems.has(id)) problems.set(id, { ...p, component });
+    if (problems.has(id)) return;
+    const listed = listedPerCode.get(p.code) ?? 0;
+    if (listed < MAX_PROBLEMS_PER_KIND) {
+      listedPerCode.set(p.code, listed + 1);
+      problems.set(id, { ...p, component });
+      return;
+    }
+    const more = overflow.get(p.code) ?? { count: 0, file: p.file, examples: [] };
+    more.count++;
+    if (more.examples.length < 3 && p.tensor) more.examples.push(`'${p.tensor.slice(0, 60)}'`);
+    overflow.set(p.code, more);
   };
   const used = new Set<string>();
   const tensors: PlanTensor[] = [];
@@ -95,7 +110,11 @@ export function buildComponentPlan(args: {
     if (used.has(key) || args.ignore?.(key)) continue;
     report({ code: 'TENSOR_UNEXPECTED', file: t.file, tensor: key, message: `${t.file}: unexpected tensor '${key}' ${dims(t.shape)} (not part of the ${component} this config describes)` });
   }
-  return { tensors, problems: [...problems.values()] };
+  const out = [...problems.values()];
+  for (const [code, more] of overflow) {
+    out.push({ code, component, file: more.file, tensor: undefined, message: `${more.file ?? where}: ${more.count} more ${code} problems (e.g. ${more.examples.join(', ')}): too many tensors that do not fit the ${component}` });
+  }
+  return { tensors, problems: out };
 }
 
 export function ditPlanConfig(c: DitConfig): PlanConfigEntry[] {

@@ -1,15 +1,17 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelLoadError } from '../errors.js';
+import { readJsonFile } from './config-schemas.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
 import type { StoredTensor, TensorSource } from './types.js';
 
 const INDEX_SUFFIX = '.safetensors.index.json';
 
-export async function pathKind(p: string): Promise<'file' | 'dir' | undefined> {
+/** What a path is (links followed): 'other' is a FIFO, device or socket; undefined when it does not exist. */
+export async function pathKind(p: string): Promise<'file' | 'dir' | 'other' | undefined> {
   try {
     const s = await stat(p);
-    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : undefined;
+    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
   } catch {
     return undefined;
   }
@@ -76,12 +78,7 @@ export async function openTensorSource(weightsPath: string): Promise<TensorSourc
 }
 
 async function readWeightMap(file: string): Promise<Map<string, string>> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: cannot read the shard index: ${(err as Error).message}`, { file });
-  }
+  const parsed = await readJsonFile(file);
   const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['weight_map'] : undefined;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: field 'weight_map': expected an object mapping tensor names to shard files`, { file });
