@@ -1,3 +1,5 @@
+import { OvisError } from '../errors.js';
+import type { FileIdentity } from './regular-file.js';
 import { planDTypeOf, planDTypeSize, numel, type PlanDType } from './dtype.js';
 import type { TensorSpec } from './plan-spec.js';
 import type { ComponentName, DitConfig, ModelProblem, TensorSource, TextEncoderConfig, VaeConfig } from './types.js';
@@ -26,6 +28,8 @@ export interface PlanConfigEntry {
 export interface WeightPlan {
   config: PlanConfigEntry[];
   tensors: PlanTensor[];
+  /** Every file the pieces name, as it was when its header was checked (absolute path -> identity). */
+  files: Map<string, FileIdentity>;
 }
 
 export interface ComponentPlan {
@@ -162,12 +166,23 @@ export function vaePlanConfig(c: VaeConfig): PlanConfigEntry[] {
   ];
 }
 
-/** The plan text that cpp/engine/io/plan.cpp parses (docs/WEIGHTS.md "Plan text"). */
+/** Plan text version (cpp/engine/io/plan.h kPlanVersion must match). */
+export const PLAN_VERSION = 2;
+
+/**
+ * The plan text that cpp/engine/io/plan.cpp parses (docs/WEIGHTS.md "Plan text"). Paths are JSON
+ * strings, so no character in them (newline, quote) can change the plan; each file carries the
+ * identity it had when its header was checked, so the engine maps that file or nothing.
+ */
 export function formatPlanText(plan: WeightPlan): string {
   const files = new Map<string, number>();
   for (const t of plan.tensors) for (const p of t.pieces) if (!files.has(p.file)) files.set(p.file, files.size);
-  const lines = ['ovis-plan 1'];
-  for (const [file, index] of files) lines.push(`file ${index} ${file}`);
+  const lines = [`ovis-plan ${PLAN_VERSION}`];
+  for (const [file, index] of files) {
+    const id = plan.files.get(file);
+    if (!id) throw new OvisError('OVIS_INTERNAL', `weight plan: no identity recorded for ${file}`);
+    lines.push(`file ${index} ${id.size} ${id.mtimeNs} ${id.dev} ${id.ino} ${JSON.stringify(file)}`);
+  }
   for (const { key, value } of plan.config) lines.push(`config ${key} ${Array.isArray(value) ? value.join(',') : String(value)}`);
   for (const t of plan.tensors) {
     lines.push(`tensor ${t.name} ${t.dtype} ${t.shape.join(',')}`);

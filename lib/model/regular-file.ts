@@ -9,9 +9,18 @@ import { ModelLoadError, type ModelLoadErrorCode } from '../errors.js';
 /** Config files, tokenizer configs and chat templates are small; tokenizer.json is ~11 MB. */
 export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;
 
+/** What makes a file the same file (docs/WEIGHTS.md `file` lines): the engine maps only a match. */
+export interface FileIdentity {
+  size: bigint;
+  mtimeNs: bigint;
+  dev: bigint;
+  ino: bigint;
+}
+
 export interface OpenedFile {
   handle: FileHandle;
   size: number;
+  identity: FileIdentity;
 }
 
 function kindOf(s: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
@@ -35,12 +44,12 @@ export async function openRegularFile(file: string, maxBytes: number, missingCod
     throw new ModelLoadError(missingCode, `${file}: cannot open: ${(err as Error).message}`, { file });
   }
   try {
-    const s = await handle.stat();
+    const s = await handle.stat({ bigint: true });
     if (!s.isFile()) throw new ModelLoadError('MODEL_BAD_FILE', `${file}: not a regular file: it is ${kindOf(s)} (only regular files and links to them are read)`, { file });
-    if (s.size > maxBytes) {
+    if (s.size > BigInt(maxBytes)) {
       throw new ModelLoadError('MODEL_BAD_FILE', `${file}: ${s.size} bytes is more than the ${maxBytes} such a file can have`, { file });
     }
-    return { handle, size: s.size };
+    return { handle, size: Number(s.size), identity: { size: s.size, mtimeNs: s.mtimeNs, dev: s.dev, ino: s.ino } };
   } catch (err) {
     await handle.close();
     throw err;

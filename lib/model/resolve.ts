@@ -22,7 +22,7 @@ import { isIgnoredTextKey, textEncoderSpecs } from './plan-te.js';
 import { vaeDecoderSpecs, vaeEncoderSpecs } from './plan-vae.js';
 import { buildComponentPlan, ditPlanConfig, textPlanConfig, vaePlanConfig, type PlanConfigEntry, type PlanTensor, type WeightPlan } from './plan.js';
 import { checkCapacity } from './capacity.js';
-import { checkRegularFile } from './regular-file.js';
+import { checkRegularFile, type FileIdentity } from './regular-file.js';
 import { openTensorSource, pathKind } from './tensor-source.js';
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'];
@@ -120,12 +120,14 @@ async function resolveWeights<C, F>(
   problems: ModelProblem[],
   planConfig: PlanConfigEntry[],
   planTensors: PlanTensor[],
+  planFiles: Map<string, FileIdentity>,
 ): Promise<WeightsComponent<C>> {
   const out = emptyComponent<C>();
   if (!location) return out;
   try {
     const source = await openTensorSource(location.weights);
     out.files = source.files;
+    for (const [file, id] of source.identities) planFiles.set(file, id);
     const detected = recipe.detect(source);
     if (!detected) {
       throw new ModelLoadError('TENSOR_MISSING', `${location.weights}: does not look like ${recipe.component} weights (no ${recipe.expectedKeys} tensor)`, { file: location.weights });
@@ -257,9 +259,10 @@ export async function resolveModel(pathOrFiles: string | ModelFiles): Promise<Re
   const problems = [...layout.problems];
   const config: PlanConfigEntry[] = [];
   const tensors: PlanTensor[] = [];
-  const transformer = await resolveWeights(TRANSFORMER, layout.transformer, problems, config, tensors);
-  const textEncoder = await resolveWeights(TEXT_ENCODER, layout.textEncoder, problems, config, tensors);
-  const vaeBase = await resolveWeights(VAE, layout.vae, problems, config, tensors);
+  const files = new Map<string, FileIdentity>();
+  const transformer = await resolveWeights(TRANSFORMER, layout.transformer, problems, config, tensors, files);
+  const textEncoder = await resolveWeights(TEXT_ENCODER, layout.textEncoder, problems, config, tensors, files);
+  const vaeBase = await resolveWeights(VAE, layout.vae, problems, config, tensors, files);
   const vae: VaeComponent = { ...vaeBase, hasEncoder: tensors.some((t) => t.name.startsWith('vae.enc.')) };
   const tokenizer = await resolveTokenizer(layout.tokenizerDir, problems);
   const scheduler = await resolveScheduler(layout.schedulerConfig, problems);
@@ -267,7 +270,7 @@ export async function resolveModel(pathOrFiles: string | ModelFiles): Promise<Re
     layout: layout.layout,
     root: layout.root,
     components: { transformer, textEncoder, vae, tokenizer, scheduler },
-    plan: { config, tensors },
+    plan: { config, tensors, files },
     problems,
   };
 }

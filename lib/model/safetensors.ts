@@ -1,5 +1,5 @@
 import { ModelLoadError } from '../errors.js';
-import { openRegularFile } from './regular-file.js';
+import { openRegularFile, type FileIdentity } from './regular-file.js';
 import { SAFETENSORS_DTYPE_SIZES, isSafetensorsDType, type SafetensorsDType } from './dtype.js';
 
 /** Headers above this size are not real checkpoints (the largest real ones are a few MB). */
@@ -22,6 +22,8 @@ export interface SafetensorsHeader {
   dataStart: number; // 8 + headerLength: absolute offset of the data area
   tensors: HeaderTensor[];
   metadata: Record<string, string>;
+  /** The file as it was when this header was read (set by readSafetensorsHeader). */
+  identity?: FileIdentity;
 }
 
 /**
@@ -29,7 +31,7 @@ export interface SafetensorsHeader {
  * can be tens of GB). Every problem is a ModelLoadError naming the file (and tensor).
  */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  const { handle, size } = await openRegularFile(file, Number.MAX_SAFE_INTEGER);
+  const { handle, size, identity } = await openRegularFile(file, Number.MAX_SAFE_INTEGER);
   try {
     const prefix = Buffer.alloc(Math.min(8, size));
     await handle.read(prefix, 0, prefix.length, 0);
@@ -37,7 +39,7 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
     const wanted = prefix.length === 8 && declared <= BigInt(MAX_HEADER_BYTES) ? Number(declared) : 0;
     const bytes = Buffer.alloc(Math.min(size, 8 + wanted));
     const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0);
-    return parseSafetensorsHeader(bytes.subarray(0, bytesRead), size, file);
+    return { ...parseSafetensorsHeader(bytes.subarray(0, bytesRead), size, file), identity };
   } finally {
     await handle.close();
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ModelLoadError } from '../errors.js';
 import { readJsonFile } from './config-schemas.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
+import type { FileIdentity } from './regular-file.js';
 import type { StoredTensor, TensorSource } from './types.js';
 
 const INDEX_SUFFIX = '.safetensors.index.json';
@@ -53,19 +54,22 @@ export async function openTensorSource(weightsPath: string): Promise<TensorSourc
   const file = path.resolve(weightsPath);
   if (!file.endsWith(INDEX_SUFFIX)) {
     const header = await readSafetensorsHeader(file);
-    return { files: [file], tensors: new Map(storedTensors(header).map((t) => [t.key, t])) };
+    return { files: [file], tensors: new Map(storedTensors(header).map((t) => [t.key, t])), identities: identityMap([header]) };
   }
   const weightMap = await readWeightMap(file);
   const shardNames = [...new Set(weightMap.values())];
   const tensors = new Map<string, StoredTensor>();
   const files: string[] = [];
+  const headers: SafetensorsHeader[] = [];
   for (const shardName of shardNames) {
     const shard = path.resolve(path.dirname(file), shardName);
     if ((await pathKind(shard)) !== 'file') {
       throw new ModelLoadError('MODEL_MISSING_COMPONENT', `${file}: shard '${shardName}' is missing (expected ${shard})`, { file: shard });
     }
     files.push(shard);
-    for (const t of storedTensors(await readSafetensorsHeader(shard))) tensors.set(t.key, t);
+    const header = await readSafetensorsHeader(shard);
+    headers.push(header);
+    for (const t of storedTensors(header)) tensors.set(t.key, t);
   }
   for (const [key, shardName] of weightMap) {
     const found = tensors.get(key);
@@ -74,7 +78,13 @@ export async function openTensorSource(weightsPath: string): Promise<TensorSourc
       throw new ModelLoadError('TENSOR_MISSING', `${shard}: tensor '${key}' is listed in ${path.basename(file)} but not stored in this shard`, { file: shard, tensor: key });
     }
   }
-  return { files, tensors };
+  return { files, tensors, identities: identityMap(headers) };
+}
+
+function identityMap(headers: readonly SafetensorsHeader[]): Map<string, FileIdentity> {
+  const out = new Map<string, FileIdentity>();
+  for (const h of headers) if (h.identity) out.set(h.file, h.identity);
+  return out;
 }
 
 async function readWeightMap(file: string): Promise<Map<string, string>> {

@@ -1,5 +1,6 @@
 import type { ModelLoadErrorCode } from '../errors.js';
 import type { PlanDType, SafetensorsDType } from './dtype.js';
+import type { FileIdentity } from './regular-file.js';
 
 export type ComponentName = 'transformer' | 'textEncoder' | 'vae' | 'tokenizer' | 'scheduler';
 
@@ -17,6 +18,7 @@ export interface StoredTensor {
 export interface TensorSource {
   files: string[];
   tensors: Map<string, StoredTensor>;
+  identities: Map<string, FileIdentity>; // by absolute path: each file as its header was read
 }
 
 /** Something wrong with a checkpoint; `info` lists them all, loading throws the first. */
