@@ -100,6 +100,12 @@ std::string json_quote(const std::string& s) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += char(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
     } else if (c < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
