@@ -72,7 +72,7 @@ describe('weight files changed after loading', () => {
     try {
       const file = path.join(root, WEIGHTS['vae']!);
       const bytes = readFileSync(file);
-      bytes[bytes.length - 1] ^= 0x01;
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0x01;
       await new Promise((r) => setTimeout(r, 20)); // a later mtime even on coarse clocks
       writeFileSync(file, bytes);
       const err = await rejection(model.generate(small));
