@@ -3,7 +3,6 @@ export type { ResolvedModel, WeightsComponent, VaeComponent, TokenizerComponent,
 export { detectLayout } from './layout.js';
 export type { LayoutName, ModelFiles, LayoutFiles } from './layout.js';
 export { formatPlanText, PLAN_VERSION } from './plan.js';
-export type { FileIdentity } from './regular-file.js';
 export type { WeightPlan, PlanTensor, PlanPiece, PlanConfigEntry } from './plan.js';
 export { readSafetensorsHeader, parseSafetensorsHeader, MAX_HEADER_BYTES } from './safetensors.js';
 export type { SafetensorsHeader, HeaderTensor } from './safetensors.js';
@@ -14,6 +13,7 @@ export type {
   ComponentName,
   ConfigSource,
   DitConfig,
+  FileIdentity,
   ModelProblem,
   SchedulerConfig,
   StoredTensor,

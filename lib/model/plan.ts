@@ -1,5 +1,5 @@
 import { OvisError } from '../errors.js';
-import type { FileIdentity } from './regular-file.js';
+import type { FileIdentity } from './types.js';
 import { planDTypeOf, planDTypeSize, numel, type PlanDType } from './dtype.js';
 import type { TensorSpec } from './plan-spec.js';
 import type { ComponentName, DitConfig, ModelProblem, TensorSource, TextEncoderConfig, VaeConfig } from './types.js';

@@ -5,17 +5,10 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ModelLoadError, type ModelLoadErrorCode } from '../errors.js';
+import type { FileIdentity } from './types.js';
 
 /** Config files, tokenizer configs and chat templates are small; tokenizer.json is ~11 MB. */
 export const MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024;
-
-/** What makes a file the same file (docs/WEIGHTS.md `file` lines): the engine maps only a match. */
-export interface FileIdentity {
-  size: bigint;
-  mtimeNs: bigint;
-  dev: bigint;
-  ino: bigint;
-}
 
 export interface OpenedFile {
   handle: FileHandle;

@@ -22,7 +22,7 @@ import { isIgnoredTextKey, textEncoderSpecs } from './plan-te.js';
 import { vaeDecoderSpecs, vaeEncoderSpecs } from './plan-vae.js';
 import { buildComponentPlan, ditPlanConfig, textPlanConfig, vaePlanConfig, type PlanConfigEntry, type PlanTensor, type WeightPlan } from './plan.js';
 import { checkCapacity } from './capacity.js';
-import { checkRegularFile, type FileIdentity } from './regular-file.js';
+import { checkRegularFile } from './regular-file.js';
 import { openTensorSource, pathKind } from './tensor-source.js';
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'];
@@ -30,6 +30,7 @@ import type {
   ComponentName,
   ConfigSource,
   DitConfig,
+  FileIdentity,
   ModelProblem,
   PlanDType,
   SchedulerConfig,

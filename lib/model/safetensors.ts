@@ -1,5 +1,6 @@
 import { ModelLoadError } from '../errors.js';
-import { openRegularFile, type FileIdentity } from './regular-file.js';
+import { openRegularFile } from './regular-file.js';
+import type { FileIdentity } from './types.js';
 import { SAFETENSORS_DTYPE_SIZES, isSafetensorsDType, type SafetensorsDType } from './dtype.js';
 
 /** Headers above this size are not real checkpoints (the largest real ones are a few MB). */
@@ -45,7 +46,7 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
   }
 }
 
-/** Reads the bytes of one tensor of a parsed header (small tensors only: noise files, scans). */
+/** Reads the bytes of one tensor of a parsed header (small tensors only: noise files, scans). @internal */
 export async function readTensorBytes(header: SafetensorsHeader, tensor: HeaderTensor): Promise<Buffer> {
   const { handle, size } = await openRegularFile(header.file, Number.MAX_SAFE_INTEGER);
   try {

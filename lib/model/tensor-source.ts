@@ -3,8 +3,7 @@ import path from 'node:path';
 import { ModelLoadError } from '../errors.js';
 import { readJsonFile } from './config-schemas.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
-import type { FileIdentity } from './regular-file.js';
-import type { StoredTensor, TensorSource } from './types.js';
+import type { FileIdentity, StoredTensor, TensorSource } from './types.js';
 
 const INDEX_SUFFIX = '.safetensors.index.json';
 

@@ -1,8 +1,15 @@
 import type { ModelLoadErrorCode } from '../errors.js';
 import type { PlanDType, SafetensorsDType } from './dtype.js';
-import type { FileIdentity } from './regular-file.js';
 
 export type ComponentName = 'transformer' | 'textEncoder' | 'vae' | 'tokenizer' | 'scheduler';
+
+/** What makes a file the same file (docs/WEIGHTS.md `file` lines): the engine maps only a match. */
+export interface FileIdentity {
+  size: bigint;
+  mtimeNs: bigint;
+  dev: bigint;
+  ino: bigint;
+}
 
 /** One tensor as stored in a safetensors file. */
 export interface StoredTensor {
