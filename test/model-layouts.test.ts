@@ -8,7 +8,7 @@ const bytesPerElement = { f32: 4, f16: 2, bf16: 2 } as const;
 
 /** The canonical tensor's bytes, assembled from its pieces with plain fs reads. */
 function assemble(t: PlanTensor): Buffer {
-  return Buffer.concat(t.pieces.map((p) => readBytes(p.file, p.offset, p.shape.reduce((a, b) => a * b, 1) * bytesPerElement[p.dtype])));
+  return Buffer.concat(t.pieces.map((p) => readBytes(p.file, p.offset, p.shape.reduce((a, b) => a * b, 1) * bytesPerElement[p.dtype as keyof typeof bytesPerElement])));
 }
 
 function summary(m: ResolvedModel): string[] {
@@ -77,9 +77,9 @@ describe('tiny golden layouts', async () => {
   it('writes plan text with absolute files and offsets', () => {
     const text = formatPlanText(diffusers.plan);
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toBe('ovis-plan 1');
+    expect(lines[0]).toBe('ovis-plan 2');
     expect(lines.at(-1)).toBe('end');
-    const files = lines.filter((l) => l.startsWith('file ')).map((l) => l.split(' ').slice(2).join(' '));
+    const files = lines.filter((l) => l.startsWith('file ')).map((l) => JSON.parse(l.split(' ').slice(6).join(' ')) as string);
     expect(files.length).toBe(3);
     for (const f of files) expect(path.isAbsolute(f)).toBe(true);
     expect(lines).toContain('config dit.axes_dims 8,12,12');

@@ -104,7 +104,7 @@ describe('load', () => {
   it('rejects unparsable plan text and plans naming missing files with OVIS_BAD_WEIGHTS', async () => {
     const e = new binding.Engine({ device: 'cpu', threads: 1, fp32: false });
     expect((await rejection(e.load('not a plan'))).code).toBe('OVIS_BAD_WEIGHTS');
-    const plan = (await tinyPlanText()).replace(/^file 0 .*$/m, 'file 0 /nonexistent/ovis/missing.safetensors');
+    const plan = (await tinyPlanText()).replace(/^file 0 .*$/m, 'file 0 0 0 0 0 "/nonexistent/ovis/missing.safetensors"');
     const err = await rejection(e.load(plan));
     expect(err.code).toBe('OVIS_BAD_WEIGHTS');
     expect(err.message).toMatch(/missing\.safetensors/);

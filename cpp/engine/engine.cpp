@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "io/weights.h"
 #include "model/mmdit.h"
 #include "model/qwen3.h"
@@ -216,16 +217,19 @@ bool Engine::text_encoder_resident() const {
 
 Tensor Engine::encode_text(const Tensor& ids, const Tensor& mask, const CancelFlag* cancel) {
   const Qwen3& text = impl_->need_text();
+  impl_->weights->check_files_unchanged();
   Backend& be = *impl_->be;
   Tensor maskf = check_tokens(ids, mask, text.config().vocab, "prompt");
   TextWeightsInUse in_use(*impl_->weights, be, impl_->release_text);
-  Tensor out = text.forward(be, be.upload(ids), be.upload(maskf), cancel);
-  return be.to_host_f32(out);
+  Tensor out = be.to_host_f32(text.forward(be, be.upload(ids), be.upload(maskf), cancel));
+  require_finite(out, "the text encoder output");
+  return out;
 }
 
 Tensor Engine::dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, const Tensor& img_ids,
                            const Tensor& txt_ids, const CancelFlag* cancel) {
   const MMDiT& dit = impl_->need_dit();
+  impl_->weights->check_files_unchanged();
   const DitConfig& c = dit.config();
   Backend& be = *impl_->be;
   const std::string in = std::to_string(c.in_channels), cd = std::to_string(c.context_dim);
@@ -248,22 +252,27 @@ Tensor Engine::dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, 
                  "txt_ids must be [" + std::to_string(T) + ", " + axes + "], got " + txt_ids.shape.str());
   std::vector<float> sigmas(t.ptr<float>(), t.ptr<float>() + B);
   RopeTables rope = dit.rope(be, txt_ids, img_ids);
-  Tensor v = dit.forward(be, be.upload(x), be.upload(ctx), sigmas, rope, cancel);
-  return be.to_host_f32(v);
+  Tensor v = be.to_host_f32(dit.forward(be, be.upload(x), be.upload(ctx), sigmas, rope, cancel));
+  require_finite(v, "the MMDiT output");
+  return v;
 }
 
 Tensor Engine::vae_decode(const Tensor& z, const CancelFlag* cancel) {
   const VaeDecoder& dec = impl_->need_decoder();
+  impl_->weights->check_files_unchanged();
   const int lat = impl_->plan.vae.latent_channels;
   require_host(z, DType::F32, "z", "[B, " + std::to_string(lat) + ", h, w]");
   OVIS_CHECK_ARG(z.shape.rank == 4 && z.shape[0] > 0 && z.shape[1] == lat && z.shape[2] > 0 && z.shape[3] > 0,
                  "z must be [B, " + std::to_string(lat) + ", h, w], got " + z.shape.str());
   Backend& be = *impl_->be;
-  return be.to_host_f32(dec.forward(be, be.upload(z), cancel));
+  Tensor out = be.to_host_f32(dec.forward(be, be.upload(z), cancel));
+  require_finite(out, "the VAE decoder output");
+  return out;
 }
 
 void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const CancelFlag* cancel) {
   impl_->need_decoder();
+  impl_->weights->check_files_unchanged();
   if (!impl_->encoder) fail("OVIS_BAD_WEIGHTS", "the VAE weights have no encoder (vae.enc.* tensors missing)");
   const VaeConfig& c = impl_->plan.vae;
   require_host(image, DType::F32, "image", "[B, " + std::to_string(c.in_channels) + ", H, W]");
@@ -271,6 +280,7 @@ void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const
                  "image must be [B, " + std::to_string(c.in_channels) + ", H, W], got " + image.shape.str());
   Backend& be = *impl_->be;
   Tensor moments = be.to_host_f32(impl_->encoder->forward(be, be.upload(image), cancel));
+  require_finite(moments, "the VAE encoder output");
   const int64_t B = moments.shape[0], C = c.latent_channels, HW = moments.shape[2] * moments.shape[3];
   Shape half({B, C, moments.shape[2], moments.shape[3]});
   Tensor m = host_f32(half), lv = host_f32(half);
@@ -288,6 +298,7 @@ void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const
 GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& on_step, const CancelFlag* cancel) {
   const MMDiT& dit = impl_->need_dit();
   const VaeDecoder& dec = impl_->need_decoder();
+  impl_->weights->check_files_unchanged();
   const DitConfig& dc = dit.config();
   const VaeConfig& vc = impl_->plan.vae;
   Backend& be = *impl_->be;
@@ -337,8 +348,10 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
     return masked_embeds(hidden, maskf, req.drop_prefix);
   };
   result.prompt_embeds = condition(req.prompt_embeds, req.ids, req.mask, "prompt");
+  require_finite(result.prompt_embeds, "the text encoder output for the prompt");
   if (cfg) {
     result.negative_embeds = condition(req.negative_embeds, req.neg_ids, req.neg_mask, "negative prompt");
+    require_finite(result.negative_embeds, "the text encoder output for the negative prompt");
     OVIS_CHECK_ARG(result.negative_embeds.shape == result.prompt_embeds.shape,
                    "negative prompt conditioning must have the prompt's shape " + result.prompt_embeds.shape.str() +
                        ", got " + result.negative_embeds.shape.str());
@@ -359,8 +372,20 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   if (cfg) in.ctx_neg = be.upload(result.negative_embeds);
   in.sigmas = req.sigmas;
   in.guidance = req.guidance;
-  in.report_latents = req.report_latents;
-  Tensor x = euler_sample(be, dit, in, rope, on_step, cancel);
+  // The latents come to the host after every step (L x 64 floats: 1 MB at 1024x1024) to catch
+  // NaN/Inf at the step that made them, not as a black image at the end.
+  in.report_latents = true;
+  const StepCallback checked_step = [&](const StepInfo& info) {
+    if (const char* kind = first_non_finite(*info.latents))
+      fail("OVIS_NON_FINITE", std::string("latents became ") + kind + " at step " + std::to_string(info.step) +
+                                  " of " + std::to_string(info.steps) + ": the MMDiT output is not finite" +
+                                  kNonFiniteHint);
+    if (!on_step) return;
+    StepInfo out = info;
+    if (!req.report_latents) out.latents = nullptr;
+    on_step(out);
+  };
+  Tensor x = euler_sample(be, dit, in, rope, checked_step, cancel);
   result.latents = be.to_host_f32(x);
   result.ms_denoise = ms_since(t0);
 
@@ -370,6 +395,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   Tensor z = unpack_latents(result.latents, lat, h, w);
   for (int64_t i = 0; i < z.numel(); ++i) z.ptr<float>()[i] = z.ptr<float>()[i] / vc.scaling_factor + vc.shift_factor;
   result.image = be.to_host_f32(dec.forward(be, be.upload(z), cancel));
+  require_finite(result.image, "the VAE decoder output");
   result.ms_decode = ms_since(t0);
   return result;
 }

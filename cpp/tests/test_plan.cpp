@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "core/backend.h"
+#include "core/finite.h"
+#include "io/json_string.h"
 #include "io/plan.h"
 #include "io/weights.h"
 #include "tests/testing.h"
@@ -29,10 +31,10 @@ void expect_plan_error(const std::string& text, const std::string& needle) {
 }
 
 std::string sample_plan_text() {
-  return "ovis-plan 1\n"
+  return "ovis-plan 2\n"
          "# a comment\n"
-         "file 0 /models/a dir/with spaces.safetensors\n"
-         "file 1 /models/b.safetensors\n"
+         "file 0 0 0 0 0 \"/models/a dir/with spaces.safetensors\"\n"
+         "file 1 12 1700000000123456789 2049 18446744073709551615 \"/models/b.safetensors\"\n"
          "config dit.num_heads 2\n"
          "config dit.head_dim 32\n"
          "config dit.axes_dims 8,12,12\n"
@@ -65,6 +67,13 @@ struct TempFile {
   }
   ~TempFile() { std::remove(path.c_str()); }
 };
+
+// The `file` line of an existing file, with the identity it has now.
+std::string file_line(int index, const std::string& path) {
+  const FileIdentity id = file_identity(path);
+  return "file " + std::to_string(index) + " " + std::to_string(id.size) + " " + std::to_string(id.mtime_ns) + " " +
+         std::to_string(id.dev) + " " + std::to_string(id.ino) + " " + json_quote(path) + "\n";
+}
 
 void append_bf16(std::vector<unsigned char>& out, float v) {
   uint16_t b = f32_to_bf16(v);
@@ -109,9 +118,10 @@ TEST(plan_format_round_trip) {
 }
 
 TEST(plan_errors_name_the_line) {
-  const std::string h = "ovis-plan 1\nfile 0 /x\n";
+  const std::string h = "ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\n";
   expect_plan_error("", "empty");
-  expect_plan_error("ovis-plan 2\nend\n", "line 1");
+  expect_plan_error("ovis-plan 3\nend\n", "line 1");
+  expect_plan_error("ovis-plan 1\nend\n", "unsupported plan version 1");
   expect_plan_error("tensor a bf16 2\n", "line 1");
   expect_plan_error(h + "tensor a bf16 2,x\npiece 0 0 bf16 2\nend\n", "line 3");
   expect_plan_error(h + "tensor a bf17 2\npiece 0 0 bf16 2\nend\n", "line 3");
@@ -124,12 +134,12 @@ TEST(plan_errors_name_the_line) {
   expect_plan_error(h + "tensor a bf16 2\npiece 0 0 bf16 2\n", "without 'end'");
   expect_plan_error(h + "tensor a bf16 2\nend\n", "no piece");
   expect_plan_error(h + "tensor a bf16 0,2\npiece 0 0 bf16 2\nend\n", "line 3");
-  expect_plan_error("ovis-plan 1\nfile 1 /x\nend\n", "file index 0");
+  expect_plan_error("ovis-plan 2\nfile 1 0 0 0 0 \"/x\"\nend\n", "file index 0");
   expect_plan_error(h + "config dit.head_dim 30\nend\n", "axes_dims");
 }
 
 TEST(plan_piece_sizes_must_add_up) {
-  const std::string h = "ovis-plan 1\nfile 0 /x\n";
+  const std::string h = "ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\n";
   expect_plan_error(h + "tensor w bf16 4,3\npiece 0 0 bf16 2,3\nend\n", "tensor w");
   expect_plan_error(h + "tensor w bf16 4,3\npiece 0 0 bf16 2,3\npiece 0 12 bf16 3,3\ntensor v f32 1\npiece 0 0 f32 1\nend\n",
                     "line 3");
@@ -137,7 +147,7 @@ TEST(plan_piece_sizes_must_add_up) {
 }
 
 TEST(weights_missing_file) {
-  WeightPlan p = parse_plan("ovis-plan 1\nfile 0 /nonexistent/ovis/weights.safetensors\ntensor a bf16 2\npiece 0 0 bf16 2\nend\n");
+  WeightPlan p = parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/nonexistent/ovis/weights.safetensors\"\ntensor a bf16 2\npiece 0 0 bf16 2\nend\n");
   auto be = create_cpu_backend(1);
   try {
     WeightStore ws(p, *be);
@@ -150,7 +160,7 @@ TEST(weights_missing_file) {
 
 TEST(weights_file_too_short) {
   TempFile f(std::vector<unsigned char>(10, 0));
-  WeightPlan p = parse_plan("ovis-plan 1\nfile 0 " + f.path + "\ntensor dit.x.weight bf16 4\npiece 0 4 bf16 4\nend\n");
+  WeightPlan p = parse_plan("ovis-plan 2\n" + file_line(0, f.path) + "tensor dit.x.weight bf16 4\npiece 0 4 bf16 4\nend\n");
   auto be = create_cpu_backend(1);
   try {
     WeightStore ws(p, *be);
@@ -174,8 +184,7 @@ TEST(weights_assemble_view_concat_convert) {
     bytes.insert(bytes.end(), b, b + 4);
   }
   TempFile f(bytes);
-  const std::string text = "ovis-plan 1\nfile 0 " + f.path +
-                           "\n"
+  const std::string text = "ovis-plan 2\n" + file_line(0, f.path) +
                            "tensor single bf16 2,3\npiece 0 2 bf16 2,3\n"                       // zero-copy view
                            "tensor fused bf16 3,2\npiece 0 6 bf16 1,2\npiece 0 2 bf16 2,2\n"  // reordered rows
                            "tensor up f32 2,3\npiece 0 2 bf16 2,3\n"                          // bf16 -> f32
@@ -198,4 +207,83 @@ TEST(weights_assemble_view_concat_convert) {
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find("absent.weight") != std::string::npos);
   }
+}
+
+TEST(plan_paths_are_json_strings) {
+  // A newline, quotes, a backslash and non-ASCII in a path change nothing else in the plan.
+  const std::string odd = "/models/new\nline \"q\" back\\slash/\xC3\xA9/x.safetensors";
+  WeightPlan p;
+  p.files = {odd};
+  p.file_ids = {FileIdentity{1, 2, 3, 4}};
+  const std::string text = format_plan(p);
+  CHECK_MSG(text.find("\\n") != std::string::npos, text);
+  WeightPlan back = parse_plan(text);
+  CHECK(back.files.size() == 1 && back.files[0] == odd);
+  CHECK(back.file_ids[0] == (FileIdentity{1, 2, 3, 4}));
+  CHECK(format_plan(back) == text);
+  const std::string v = "ovis-plan 2\n";
+  expect_plan_error(v + "file 0 0 0 0 0 /raw/path\nend\n", "line 2");
+  expect_plan_error(v + "file 0 0 0 0 0 \"/a\" \"/b\"\nend\n", "after the file path");
+  expect_plan_error(v + "file 0 0 0 0 0 \"/a\nend\n", "unterminated");
+  expect_plan_error(v + "file 0 0 0 0 0 \"/a\\x\"\nend\n", "unknown escape");
+  expect_plan_error(v + "file 0 0 0 0 0 \"/a\\ud800\"\nend\n", "surrogate");
+  expect_plan_error(v + "file 0 0 0 0 0 \"/a\\u0000b\"\nend\n", "NUL");
+  expect_plan_error(v + "file 0 0 0 0 0 \"relative/x\"\nend\n", "absolute");
+  expect_plan_error(v + "file 0 0 0 0 \"/x\"\nend\n", "line 2");
+  expect_plan_error(v + "file 0 0 0 0 0 \"/a\tb\"\nend\n", "control character");
+  std::string decoded;
+  size_t pos = 0;
+  CHECK(parse_json_string("\"\\ud83d\\ude00\\u00e9\"", pos, decoded).empty());
+  CHECK(decoded == "\xF0\x9F\x98\x80\xC3\xA9");
+}
+
+TEST(plan_config_floats_and_counts_are_bounded) {
+  const std::string h = "ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\n";
+  const std::string one = "tensor a bf16 2\npiece 0 0 bf16 2\n";
+  expect_plan_error(h + "config dit.theta 1e-300\n" + one + "end\n", "dit.theta");
+  expect_plan_error(h + "config te.eps 1e39\n" + one + "end\n", "te.eps");
+  expect_plan_error(h + "config te.rope_theta inf\n" + one + "end\n", "te.rope_theta");
+  expect_plan_error(h + "config vae.scaling_factor 0\n" + one + "end\n", "vae.scaling_factor");
+  expect_plan_error(h + "config te.layers 1000000\n" + one + "end\n", "te.layers");
+  expect_plan_error(h + "config dit.num_double 20000\n" + one + "end\n", "dit.num_double");
+}
+
+TEST(weights_file_must_be_the_checked_one) {
+  TempFile f(std::vector<unsigned char>(16, 0));
+  const FileIdentity id = file_identity(f.path);
+  const std::string tensor = "tensor a bf16 2\npiece 0 0 bf16 2\nend\n";
+  auto be = create_cpu_backend(1);
+  WeightStore ok(parse_plan("ovis-plan 2\n" + file_line(0, f.path) + tensor), *be);
+  ok.check_files_unchanged();
+  const std::string wrong = "ovis-plan 2\nfile 0 " + std::to_string(id.size + 1) + " " + std::to_string(id.mtime_ns) +
+                            " " + std::to_string(id.dev) + " " + std::to_string(id.ino) + " " + json_quote(f.path) + "\n";
+  CHECK_THROWS_CODE(WeightStore(parse_plan(wrong + tensor), *be), "OVIS_WEIGHTS_CHANGED");
+}
+
+TEST(weights_changed_after_mapping_are_refused) {
+  TempFile f(std::vector<unsigned char>(4096, 0));
+  auto be = create_cpu_backend(1);
+  WeightStore ws(parse_plan("ovis-plan 2\n" + file_line(0, f.path) + "tensor a bf16 2048\npiece 0 0 bf16 2048\nend\n"), *be);
+  ws.check_files_unchanged();
+  CHECK(::truncate(f.path.c_str(), 100) == 0);
+  CHECK_THROWS_CODE(ws.check_files_unchanged(), "OVIS_WEIGHTS_CHANGED");
+  try {
+    ws.check_files_unchanged();
+  } catch (const Error& e) {
+    CHECK_MSG(std::string(e.what()).find(f.path) != std::string::npos && std::string(e.what()).find("size") != std::string::npos,
+              e.what());
+  }
+}
+
+TEST(finite_check_names_the_kind) {
+  Tensor t = host_f32({4});
+  float* d = t.ptr<float>();
+  d[0] = 1.f, d[1] = 2.f, d[2] = 3.f, d[3] = 4.f;
+  CHECK(first_non_finite(t) == nullptr);
+  require_finite(t, "x");
+  d[2] = std::nanf("");
+  CHECK(std::string(first_non_finite(t)) == "NaN");
+  d[2] = -INFINITY;
+  CHECK(std::string(first_non_finite(t)) == "Inf");
+  CHECK_THROWS_CODE(require_finite(t, "the stage"), "OVIS_NON_FINITE");
 }

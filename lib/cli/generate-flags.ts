@@ -2,10 +2,10 @@
  * `generate`'s flags → the API's generate and load options, all checked before any model is loaded.
  * Ranges come from the API's option schemas; their errors are reworded to name the flags (flag-names.ts).
  */
-import { stat } from 'node:fs/promises';
-import { parseGenerateOptions, parseLoadOptions, LATENT_CHANNELS, type GenerateOptions, type LoadOptions } from '../pipeline/options.js';
+import { parseGenerateOptions, parseLoadOptions, type GenerateOptions, type LoadOptions } from '../pipeline/options.js';
 import { MAX_SEED } from '../pipeline/rng.js';
-import { readTensorFile } from '../pipeline/tensor-file.js';
+import { OvisError } from '../errors.js';
+import { readNoiseFile } from '../pipeline/tensor-file.js';
 import { toFlagError, type TypedValues } from './flag-names.js';
 import { intFlag, numberFlag } from './flag-values.js';
 import { flagError, UsageError } from './usage-error.js';
@@ -126,20 +126,14 @@ interface NoiseTensor {
   height: number;
 }
 
+/** The noise file through the model loader's safetensors reader (regular files only, sizes checked first). */
 async function readNoise(file: string): Promise<NoiseTensor> {
-  // A FIFO or a device would block or never end: only regular files (and links to them) are read.
-  const st = await stat(file).catch(() => undefined);
-  if (st && !st.isFile()) throw new UsageError(`--noise ${file}: not a regular file`);
-  const tensors = await readTensorFile(file);
-  const noise = tensors.get('noise');
-  if (!noise) throw new UsageError(`--noise ${file}: no tensor named "noise" (found: ${[...tensors.keys()].slice(0, 5).join(', ') || 'none'}${tensors.size > 5 ? ', ...' : ''})`);
-  const s = noise.shape;
-  if (s.length !== 4 || s[0] !== 1 || s[1] !== LATENT_CHANNELS) {
-    throw new UsageError(`--noise ${file}: "noise" must have shape [1, ${LATENT_CHANNELS}, H/8, W/8] (got [${s.join(', ')}])`);
+  let noise;
+  try {
+    noise = await readNoiseFile(file, `--noise ${file}`);
+  } catch (err) {
+    if (err instanceof OvisError && err.code === 'OVIS_INVALID_OPTIONS') throw new UsageError(err.message, { cause: err });
+    throw err;
   }
-  const [height, width] = [s[2]! * 8, s[3]! * 8];
-  if (height % 16 !== 0 || width % 16 !== 0) {
-    throw new UsageError(`--noise ${file}: shape [${s.join(', ')}] is for ${width}×${height} pixels, but width and height must be multiples of 16 (H/8 and W/8 even)`);
-  }
-  return { shape: s, data: noise.data, width, height };
+  return { ...noise, width: noise.shape[3]! * 8, height: noise.shape[2]! * 8 };
 }

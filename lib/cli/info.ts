@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { describeConfigSource, formatPlanText, resolveModel, type ResolvedModel, type WeightsComponent } from '../model/index.js';
+import { scanWeights } from '../model/weight-scan.js';
 import { formatBackendInfo, selectBackend, type BackendInfo } from '../native/index.js';
 import { addModelOptions, localModel, modelFromOptions, type ModelOptionValues } from './model-options.js';
 import { withInterrupt } from './interrupt.js';
@@ -9,6 +10,7 @@ interface InfoOptions extends ModelOptionValues {
   json?: boolean;
   tensors?: boolean;
   plan?: boolean;
+  check?: boolean;
 }
 
 function count(n: number): string {
@@ -95,9 +97,11 @@ export function registerInfo(program: Command): void {
     .option('--json', 'print JSON')
     .option('--tensors', 'list the canonical tensors')
     .option('--plan', 'print the weight plan text (docs/WEIGHTS.md)')
+    .option('--check', 'also read every weight and report tensors holding NaN or Inf (reads the whole model)')
     .action(async (options: InfoOptions) => {
       const source = modelFromOptions(options);
       const model = await resolveModel(await withInterrupt((signal) => localModel(source, { cacheDir: options.cacheDir, signal })));
+      if (options.check) for (const p of await scanWeights(model.plan)) model.problems.push(p);
       const backend = options.plan ? undefined : autoBackend();
       process.stdout.write(options.plan ? formatPlanText(model.plan) : options.json ? infoJson(model, backend!) : infoText(model, options.tensors === true, backend!));
       const first = model.problems[0];

@@ -1,4 +1,5 @@
 import { ModelLoadError } from '../errors.js';
+import { DIT_LIMITS, MAX_VAE_LEVELS, SCHEDULER_LIMITS, TEXT_LIMITS, VAE_LIMITS, checkLimits, describeValue } from './config-limits.js';
 import type { DitConfigFile, Qwen3ConfigFile, SchedulerConfigFile, VaeConfigFile } from './config-schemas.js';
 import { RELEASED_DIT, RELEASED_SCHEDULER, RELEASED_TEXT_ENCODER, RELEASED_VAE, defaultAxesDims } from './defaults.js';
 import type { DitConfig, SchedulerConfig, TensorSource, TextEncoderConfig, VaeConfig, WeightFormat } from './types.js';
@@ -79,13 +80,11 @@ function checkDit(c: DitConfig, where: string): void {
   const bad = (field: string, why: string): never => {
     throw new ModelLoadError('MODEL_BAD_CONFIG', `${where}: transformer ${field}: ${why}`, { file: where });
   };
-  for (const [k, v] of Object.entries(c)) {
-    if (typeof v === 'number' && !(Number.isFinite(v) && v > 0)) bad(k, `must be positive, got ${v}`);
-  }
-  if (!Number.isInteger(c.numHeads)) bad('numHeads', `model width is not a multiple of head_dim ${c.headDim}`);
-  if (!Number.isInteger(c.mlpHidden)) bad('mlpHidden', `must be an integer, got ${c.mlpHidden}`);
-  if (c.axesDims.length !== 3 || c.axesDims.some((a) => a <= 0 || a % 2 !== 0) || c.axesDims.reduce((a, b) => a + b, 0) !== c.headDim) {
-    bad('axes_dims_rope', `need 3 positive even widths adding up to head_dim ${c.headDim}, got [${c.axesDims.join(', ')}]`);
+  if (!Number.isInteger(c.numHeads) && Number.isFinite(c.numHeads)) bad('numHeads', `model width is not a multiple of head_dim ${c.headDim}`);
+  checkLimits(c, DIT_LIMITS, 'transformer', where);
+  if (c.numDouble + c.numSingle === 0) bad('num_layers', 'the transformer needs at least one double or single block');
+  if (c.axesDims.length !== 3 || c.axesDims.some((a) => !Number.isInteger(a) || a <= 0 || a % 2 !== 0) || c.axesDims.reduce((a, b) => a + b, 0) !== c.headDim) {
+    bad('axes_dims_rope', `need 3 positive even widths adding up to head_dim ${c.headDim}, got ${describeValue(c.axesDims)}`);
   }
 }
 
@@ -119,11 +118,7 @@ export function resolveTextConfig(source: TensorSource, prefix: string, file: Qw
         ropeTheta: file.rope_theta ?? file.rope_parameters?.rope_theta ?? RELEASED_TEXT_ENCODER.ropeTheta,
       }
     : { ...RELEASED_TEXT_ENCODER, ...textFromShapes(source, prefix) };
-  for (const [k, v] of Object.entries(c)) {
-    if (!(Number.isFinite(v) && v > 0) || (k !== 'eps' && k !== 'ropeTheta' && !Number.isInteger(v))) {
-      throw new ModelLoadError('MODEL_BAD_CONFIG', `${where}: text encoder ${k}: must be a positive ${k === 'eps' || k === 'ropeTheta' ? 'number' : 'integer'}, got ${v}`, { file: where });
-    }
-  }
+  checkLimits(c, TEXT_LIMITS, 'text encoder', where);
   if (c.heads % c.kvHeads !== 0) {
     throw new ModelLoadError('MODEL_BAD_CONFIG', `${where}: text encoder heads ${c.heads} is not a multiple of kv_heads ${c.kvHeads}`, { file: where });
   }
@@ -134,6 +129,9 @@ function vaeFromShapes(source: TensorSource, format: WeightFormat, prefix: strin
   const s = new Shapes(source, prefix);
   const o = format === 'original';
   const n = s.count(o ? 'decoder.up' : 'decoder.up_blocks');
+  if (n !== undefined && n > MAX_VAE_LEVELS) {
+    throw new ModelLoadError('MODEL_BAD_CONFIG', `${source.files[0] ?? 'VAE weights'}: decoder blocks are numbered up to ${n - 1}; a VAE has at most ${MAX_VAE_LEVELS} levels`, { file: source.files[0] ?? '' });
+  }
   const channels: number[] = [];
   for (let i = 0; n !== undefined && i < n; i++) {
     // original up.i is resolution i (0 = highest); diffusers up_blocks.i counts from the lowest
@@ -170,16 +168,20 @@ export function resolveVaeConfig(source: TensorSource, format: WeightFormat, pre
         }),
       }
     : { ...RELEASED_VAE, ...vaeFromShapes(source, format, prefix) };
-  const ints = [c.inChannels, c.outChannels, c.latentChannels, c.layersPerBlock, c.groups, ...c.blockOutChannels];
-  if (ints.some((v) => !Number.isInteger(v) || v <= 0) || c.blockOutChannels.some((ch) => ch % c.groups !== 0)) {
+  checkLimits(c, VAE_LIMITS, 'VAE', where);
+  if (c.blockOutChannels.length === 0 || c.blockOutChannels.length > MAX_VAE_LEVELS) {
+    throw new ModelLoadError('MODEL_BAD_CONFIG', `${where}: VAE block_out_channels: expected 1..${MAX_VAE_LEVELS} levels, got ${describeValue(c.blockOutChannels)}`, { file: where });
+  }
+  c.blockOutChannels.forEach((ch, i) => checkLimits({ [`blockOutChannels[${i}]`]: ch }, { [`blockOutChannels[${i}]`]: VAE_LIMITS['inChannels']! }, 'VAE', where));
+  if (c.blockOutChannels.some((ch) => ch % c.groups !== 0)) {
     throw new ModelLoadError('MODEL_BAD_CONFIG', `${where}: VAE sizes are inconsistent (channels [${c.blockOutChannels.join(', ')}], groups ${c.groups}, layers_per_block ${c.layersPerBlock})`, { file: where });
   }
   return c;
 }
 
-export function resolveSchedulerConfig(file: SchedulerConfigFile | undefined): SchedulerConfig {
+export function resolveSchedulerConfig(file: SchedulerConfigFile | undefined, where = 'scheduler config'): SchedulerConfig {
   if (!file) return { ...RELEASED_SCHEDULER };
-  return {
+  const c: SchedulerConfig = {
     ...RELEASED_SCHEDULER,
     ...defined<SchedulerConfig>({
       baseShift: file.base_shift,
@@ -191,4 +193,6 @@ export function resolveSchedulerConfig(file: SchedulerConfigFile | undefined): S
       numTrainTimesteps: file.num_train_timesteps,
     }),
   };
+  checkLimits(c, SCHEDULER_LIMITS, 'scheduler', where);
+  return c;
 }

@@ -1,6 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelLoadError } from '../errors.js';
+import { describeValue } from './config-limits.js';
+import { readRegularFile } from './regular-file.js';
+
+/** Config files and shard indexes are a few KB (a shard index of a big model ~100 KB). */
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 const count = z.number().int().positive();
 const even = count.refine((v) => v % 2 === 0, 'must be even');
@@ -86,10 +90,11 @@ export const schedulerConfigFileSchema = z
   });
 export type SchedulerConfigFile = z.infer<typeof schedulerConfigFileSchema>;
 
-/** Reads a JSON file; unreadable or invalid JSON is MODEL_BAD_CONFIG naming the file. */
+/** Reads a JSON file; unreadable or invalid JSON is MODEL_BAD_CONFIG naming the file (special files: MODEL_BAD_FILE). */
 export async function readJsonFile(file: string): Promise<unknown> {
+  const bytes = await readRegularFile(file, MAX_CONFIG_BYTES, 'MODEL_BAD_CONFIG');
   try {
-    return JSON.parse(await readFile(file, 'utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: cannot read JSON: ${(err as Error).message}`, { file });
   }
@@ -112,6 +117,6 @@ export function parseConfig<T>(schema: z.ZodType<T>, value: unknown, file: strin
   const keys = issue?.path ?? [];
   const field = fieldPrefix + keys.map(String).join('.');
   const found = valueAt(value, keys);
-  const got = found === undefined ? 'missing' : `got ${JSON.stringify(found)}`;
+  const got = found === undefined ? 'missing' : `got ${describeValue(found)}`;
   throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: field '${field || '(root)'}': ${issue?.message ?? 'invalid'} (${got})`, { file });
 }

@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { openRegularFile } from './regular-file.js';
+import type { FileIdentity } from './types.js';
 import { gguf } from '@huggingface/gguf';
 import { ModelLoadError } from '../errors.js';
 import { BLOCK_DTYPES, isBlockDType, type StoredDType } from './dtype.js';
@@ -28,6 +29,7 @@ export interface GgufTensor {
 export interface GgufHeader {
   file: string;
   fileSize: number;
+  identity: FileIdentity;
   dataStart: number;
   tensors: GgufTensor[];
   metadata: Record<string, unknown>;
@@ -45,15 +47,9 @@ function storedDType(typeId: number): StoredDType | undefined {
 }
 
 /** Magic, version and counts, checked against the file size before the reader walks the header. */
-async function checkPreamble(file: string): Promise<number> {
-  let handle;
+async function checkPreamble(file: string): Promise<{ size: number; identity: FileIdentity }> {
+  const { handle, size, identity } = await openRegularFile(file, Number.MAX_SAFE_INTEGER);
   try {
-    handle = await open(file, 'r');
-  } catch (err) {
-    throw new ModelLoadError('MODEL_NOT_FOUND', `${file}: cannot open: ${(err as Error).message}`, { file });
-  }
-  try {
-    const { size } = await handle.stat();
     const head = Buffer.alloc(24);
     const { bytesRead } = await handle.read(head, 0, 24, 0);
     if (bytesRead < 4 || head.toString('latin1', 0, 4) !== 'GGUF') {
@@ -69,7 +65,7 @@ async function checkPreamble(file: string): Promise<number> {
     if (tensors * BigInt(MIN_TENSOR_INFO_BYTES) + kvs * BigInt(MIN_KV_BYTES) > BigInt(size)) {
       throw new ModelLoadError('GGUF_TRUNCATED', `${file}: the header declares ${tensors} tensors and ${kvs} metadata entries, more than ${size} bytes can hold (truncated, or not a GGUF file)`, { file });
     }
-    return size;
+    return { size, identity };
   } finally {
     await handle.close();
   }
@@ -80,7 +76,7 @@ async function checkPreamble(file: string): Promise<number> {
  * only the header. Every problem is a ModelLoadError naming the file (and tensor, and type).
  */
 export async function readGgufHeader(file: string): Promise<GgufHeader> {
-  const fileSize = await checkPreamble(file);
+  const { size: fileSize, identity } = await checkPreamble(file);
   let parsed: Awaited<ReturnType<typeof gguf>>;
   try {
     parsed = await gguf(file, { allowLocalFile: true });
@@ -94,7 +90,7 @@ export async function readGgufHeader(file: string): Promise<GgufHeader> {
   }
   const tensors = parsed.tensorInfos.map((info) => tensorOf(file, info, dataStart, fileSize));
   checkOverlaps(file, tensors);
-  return { file, fileSize, dataStart, tensors, metadata: parsed.metadata as Record<string, unknown> };
+  return { file, fileSize, identity, dataStart, tensors, metadata: parsed.metadata as Record<string, unknown> };
 }
 
 interface TensorInfo {

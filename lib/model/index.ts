@@ -2,7 +2,7 @@ export { resolveModel, problemsOf, assertUsable, describeConfigSource } from './
 export type { ResolvedModel, WeightsComponent, VaeComponent, TokenizerComponent, SchedulerComponent } from './resolve.js';
 export { detectLayout } from './layout.js';
 export type { LayoutName, ModelFiles, LayoutFiles } from './layout.js';
-export { formatPlanText } from './plan.js';
+export { formatPlanText, PLAN_VERSION } from './plan.js';
 export type { WeightPlan, PlanTensor, PlanPiece, PlanConfigEntry } from './plan.js';
 export { readSafetensorsHeader, parseSafetensorsHeader, MAX_HEADER_BYTES } from './safetensors.js';
 export type { SafetensorsHeader, HeaderTensor } from './safetensors.js';
@@ -13,6 +13,7 @@ export type {
   ComponentName,
   ConfigSource,
   DitConfig,
+  FileIdentity,
   ModelProblem,
   SchedulerConfig,
   StoredTensor,

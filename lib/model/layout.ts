@@ -43,8 +43,10 @@ const missing = (component: ComponentName, file: string, what: string): ModelPro
   message: `${file}: ${what}`,
 });
 
+/** The path when something other than a folder is there: a FIFO or device is then refused by its reader, not skipped. */
 async function fileOrUndefined(p: string): Promise<string | undefined> {
-  return (await pathKind(p)) === 'file' ? p : undefined;
+  const kind = await pathKind(p);
+  return kind === 'file' || kind === 'other' ? p : undefined;
 }
 
 /** `<stem>.config.json` or `<stem>.json` next to a weights file: an optional config for single files. */
@@ -57,7 +59,7 @@ async function sidecarConfig(weights: string): Promise<string | undefined> {
 async function locateWeights(component: ComponentName, p: string, preferred: string[], problems: ModelProblem[]): Promise<WeightsLocation | undefined> {
   const abs = path.resolve(p);
   const kind = await pathKind(abs);
-  if (kind === 'file') return { weights: abs, config: await sidecarConfig(abs) };
+  if (kind === 'file' || kind === 'other') return { weights: abs, config: await sidecarConfig(abs) };
   if (kind === 'dir') {
     const weights = await findWeightsIn(abs, preferred);
     if (!weights) {
@@ -76,6 +78,7 @@ export async function detectLayout(input: string | ModelFiles): Promise<LayoutFi
   const root = path.resolve(input);
   const kind = await pathKind(root);
   if (!kind) throw new ModelLoadError('MODEL_NOT_FOUND', `${root}: no such file or folder`, { file: root });
+  if (kind === 'other') throw new ModelLoadError('MODEL_BAD_FILE', `${root}: is a FIFO, device or socket; expected a model folder`, { file: root });
   if (kind === 'file') {
     throw new ModelLoadError('MODEL_UNKNOWN_LAYOUT', `${root}: is a single file; pass the model folder, or each component's file (transformer, text encoder, VAE, tokenizer)`, { file: root });
   }
@@ -124,7 +127,7 @@ async function originalLayout(root: string, names: string[]): Promise<LayoutFile
     problems.push(missing('transformer', path.join(root, `${OFFICIAL_TRANSFORMER}.safetensors`), 'the MMDiT weights file is missing'));
   }
   const vaeFile = path.join(root, OFFICIAL_VAE);
-  const vae = (await pathKind(vaeFile)) === 'file' ? { weights: vaeFile, config: await sidecarConfig(vaeFile) } : undefined;
+  const vae = (await fileOrUndefined(vaeFile)) ? { weights: vaeFile, config: await sidecarConfig(vaeFile) } : undefined;
   if (!vae) problems.push(missing('vae', vaeFile, 'the VAE weights file is missing'));
   const llmDir = path.join(root, OFFICIAL_LLM_DIR);
   const textEncoder = await locateWeights('textEncoder', llmDir, ['model'], problems);

@@ -1,3 +1,5 @@
+import { OvisError } from '../errors.js';
+import type { FileIdentity } from './types.js';
 import { isBlockPlanDType, planDTypeOf, planBytes, numel, type PlanDType } from './dtype.js';
 import type { TensorSpec } from './plan-spec.js';
 import type { ComponentName, DitConfig, ModelProblem, TensorSource, TextEncoderConfig, VaeConfig } from './types.js';
@@ -26,6 +28,8 @@ export interface PlanConfigEntry {
 export interface WeightPlan {
   config: PlanConfigEntry[];
   tensors: PlanTensor[];
+  /** Every file the pieces name, as it was when its header was checked (absolute path -> identity). */
+  files: Map<string, FileIdentity>;
 }
 
 export interface ComponentPlan {
@@ -34,6 +38,9 @@ export interface ComponentPlan {
   /** Canonical tensors whose pieces are stored in different block formats: dequantized to f32 at load. */
   dequantized: string[];
 }
+
+/** Problems of one kind listed one by one; the rest are summed up in one line. */
+const MAX_PROBLEMS_PER_KIND = 20;
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 const dims = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -53,9 +60,21 @@ export function buildComponentPlan(args: {
 }): ComponentPlan {
   const { component, source, prefix, specs, where } = args;
   const problems = new Map<string, ModelProblem>();
+  const listedPerCode = new Map<ModelProblem['code'], number>();
+  const overflow = new Map<ModelProblem['code'], { count: number; file: string | undefined; examples: string[] }>();
   const report = (p: Omit<ModelProblem, 'component'>): void => {
     const id = `${p.code} ${p.tensor ?? ''}`;
-    if (!problems.has(id)) problems.set(id, { ...p, component });
+    if (problems.has(id)) return;
+    const listed = listedPerCode.get(p.code) ?? 0;
+    if (listed < MAX_PROBLEMS_PER_KIND) {
+      listedPerCode.set(p.code, listed + 1);
+      problems.set(id, { ...p, component });
+      return;
+    }
+    const more = overflow.get(p.code) ?? { count: 0, file: p.file, examples: [] };
+    more.count++;
+    if (more.examples.length < 3 && p.tensor) more.examples.push(`'${p.tensor.slice(0, 60)}'`);
+    overflow.set(p.code, more);
   };
   const used = new Set<string>();
   const tensors: PlanTensor[] = [];
@@ -104,7 +123,11 @@ export function buildComponentPlan(args: {
     if (used.has(key) || args.ignore?.(key)) continue;
     report({ code: 'TENSOR_UNEXPECTED', file: t.file, tensor: key, message: `${t.file}: unexpected tensor '${key}' ${dims(t.shape)} (not part of the ${component} this config describes)` });
   }
-  return { tensors, problems: [...problems.values()], dequantized };
+  const out = [...problems.values()];
+  for (const [code, more] of overflow) {
+    out.push({ code, component, file: more.file, tensor: undefined, message: `${more.file ?? where}: ${more.count} more ${code} problems (e.g. ${more.examples.join(', ')}): too many tensors that do not fit the ${component}` });
+  }
+  return { tensors, problems: out, dequantized };
 }
 
 export function ditPlanConfig(c: DitConfig): PlanConfigEntry[] {
@@ -152,12 +175,23 @@ export function vaePlanConfig(c: VaeConfig): PlanConfigEntry[] {
   ];
 }
 
-/** The plan text that cpp/engine/io/plan.cpp parses (docs/WEIGHTS.md "Plan text"). */
+/** Plan text version (cpp/engine/io/plan.h kPlanVersion must match). */
+export const PLAN_VERSION = 2;
+
+/**
+ * The plan text that cpp/engine/io/plan.cpp parses (docs/WEIGHTS.md "Plan text"). Paths are JSON
+ * strings, so no character in them (newline, quote) can change the plan; each file carries the
+ * identity it had when its header was checked, so the engine maps that file or nothing.
+ */
 export function formatPlanText(plan: WeightPlan): string {
   const files = new Map<string, number>();
   for (const t of plan.tensors) for (const p of t.pieces) if (!files.has(p.file)) files.set(p.file, files.size);
-  const lines = ['ovis-plan 1'];
-  for (const [file, index] of files) lines.push(`file ${index} ${file}`);
+  const lines = [`ovis-plan ${PLAN_VERSION}`];
+  for (const [file, index] of files) {
+    const id = plan.files.get(file);
+    if (!id) throw new OvisError('OVIS_INTERNAL', `weight plan: no identity recorded for ${file}`);
+    lines.push(`file ${index} ${id.size} ${id.mtimeNs} ${id.dev} ${id.ino} ${JSON.stringify(file)}`);
+  }
   for (const { key, value } of plan.config) lines.push(`config ${key} ${Array.isArray(value) ? value.join(',') : String(value)}`);
   for (const t of plan.tensors) {
     lines.push(`tensor ${t.name} ${t.dtype} ${t.shape.join(',')}`);

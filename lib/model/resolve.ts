@@ -21,11 +21,16 @@ import { ditSpecs } from './plan-dit.js';
 import { isIgnoredTextKey, textEncoderSpecs } from './plan-te.js';
 import { vaeDecoderSpecs, vaeEncoderSpecs } from './plan-vae.js';
 import { buildComponentPlan, ditPlanConfig, textPlanConfig, vaePlanConfig, type PlanConfigEntry, type PlanTensor, type WeightPlan } from './plan.js';
-import { openTensorSource } from './tensor-source.js';
+import { checkCapacity } from './capacity.js';
+import { checkRegularFile } from './regular-file.js';
+import { openTensorSource, pathKind } from './tensor-source.js';
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'];
 import type {
   ComponentName,
   ConfigSource,
   DitConfig,
+  FileIdentity,
   ModelProblem,
   PlanDType,
   SchedulerConfig,
@@ -118,12 +123,14 @@ async function resolveWeights<C, F>(
   problems: ModelProblem[],
   planConfig: PlanConfigEntry[],
   planTensors: PlanTensor[],
+  planFiles: Map<string, FileIdentity>,
 ): Promise<WeightsComponent<C>> {
   const out = emptyComponent<C>();
   if (!location) return out;
   try {
     const source = await openTensorSource(location.weights);
     out.files = source.files;
+    for (const [file, id] of source.identities) planFiles.set(file, id);
     const detected = recipe.detect(source);
     if (!detected) {
       throw new ModelLoadError('TENSOR_MISSING', `${location.weights}: does not look like ${recipe.component} weights (no ${recipe.expectedKeys} tensor)`, { file: location.weights });
@@ -134,23 +141,25 @@ async function resolveWeights<C, F>(
     const config = recipe.resolve(source, detected.format, detected.prefix, fileConfig, location.config ?? location.weights);
     out.config = config;
     out.configSource = location.config ? { kind: 'file', file: location.config } : { kind: 'inferred', from: location.weights };
+    const specs = recipe.specs(config, detected.format, source, detected.prefix);
+    checkCapacity(recipe.component, specs, source, detected.prefix, location.config ?? location.weights);
     const built = buildComponentPlan({
       component: recipe.component,
       source,
       prefix: detected.prefix,
-      specs: recipe.specs(config, detected.format, source, detected.prefix),
+      specs,
       where: location.weights,
       ...(recipe.ignore ? { ignore: recipe.ignore } : {}),
     });
-    problems.push(...built.problems);
+    for (const p of built.problems) problems.push(p);
     out.present = true;
     out.tensorCount = built.tensors.length;
     out.parameters = built.tensors.reduce((sum, t) => sum + numel(t.shape), 0);
     out.bytes = built.tensors.reduce((sum, t) => sum + planBytes(t.dtype, numel(t.shape)), 0);
     out.dequantized = built.dequantized;
     out.dtypes = [...new Set(built.tensors.map((t) => t.dtype))].sort();
-    planConfig.push(...recipe.planConfig(config));
-    planTensors.push(...built.tensors);
+    for (const entry of recipe.planConfig(config)) planConfig.push(entry);
+    for (const t of built.tensors) planTensors.push(t); // no spread: tens of thousands of entries would overflow the stack
   } catch (err) {
     problems.push(asProblem(recipe.component, err));
   }
@@ -213,9 +222,19 @@ function hasEncoder(source: TensorSource, prefix: string): boolean {
   return [...source.tensors.keys()].some((k) => k.startsWith(`${prefix}encoder.`));
 }
 
+/** The tokenizer's files that exist must be regular files of sane size before the tokenizer reads them. */
+async function checkTokenizerFiles(dirOrFile: string): Promise<void> {
+  const dir = dirOrFile.endsWith('.json') ? path.dirname(dirOrFile) : dirOrFile;
+  for (const name of TOKENIZER_FILES) {
+    const file = path.join(dir, name);
+    if ((await pathKind(file)) !== undefined) await checkRegularFile(file);
+  }
+}
+
 async function resolveTokenizer(dir: string | undefined, problems: ModelProblem[]): Promise<TokenizerComponent> {
   if (!dir) return { present: false, dir: undefined, tokenizerJson: undefined, chatTemplateSource: undefined };
   try {
+    await checkTokenizerFiles(dir);
     const files = await locateTokenizerFiles(dir);
     await checkChatTemplate(files.chatTemplate, files.chatTemplateSource); // loops, throws, drops the prompt: a problem `info` lists
     return { present: true, dir, tokenizerJson: files.tokenizerJson, chatTemplateSource: files.chatTemplateSource };
@@ -229,7 +248,7 @@ async function resolveScheduler(file: string | undefined, problems: ModelProblem
   if (!file) return { config: resolveSchedulerConfig(undefined), configSource: { kind: 'defaults' } };
   try {
     const parsed = parseConfig(schedulerConfigFileSchema, await readJsonFile(file), file);
-    return { config: resolveSchedulerConfig(parsed), configSource: { kind: 'file', file } };
+    return { config: resolveSchedulerConfig(parsed, file), configSource: { kind: 'file', file } };
   } catch (err) {
     problems.push(asProblem('scheduler', err));
     return { config: resolveSchedulerConfig(undefined), configSource: { kind: 'defaults' } };
@@ -245,9 +264,10 @@ export async function resolveModel(pathOrFiles: string | ModelFiles): Promise<Re
   const problems = [...layout.problems];
   const config: PlanConfigEntry[] = [];
   const tensors: PlanTensor[] = [];
-  const transformer = await resolveWeights(TRANSFORMER, layout.transformer, problems, config, tensors);
-  const textEncoder = await resolveWeights(TEXT_ENCODER, layout.textEncoder, problems, config, tensors);
-  const vaeBase = await resolveWeights(VAE, layout.vae, problems, config, tensors);
+  const files = new Map<string, FileIdentity>();
+  const transformer = await resolveWeights(TRANSFORMER, layout.transformer, problems, config, tensors, files);
+  const textEncoder = await resolveWeights(TEXT_ENCODER, layout.textEncoder, problems, config, tensors, files);
+  const vaeBase = await resolveWeights(VAE, layout.vae, problems, config, tensors, files);
   const vae: VaeComponent = { ...vaeBase, hasEncoder: tensors.some((t) => t.name.startsWith('vae.enc.')) };
   const tokenizer = await resolveTokenizer(layout.tokenizerDir, problems);
   const scheduler = await resolveScheduler(layout.schedulerConfig, problems);
@@ -255,7 +275,7 @@ export async function resolveModel(pathOrFiles: string | ModelFiles): Promise<Re
     layout: layout.layout,
     root: layout.root,
     components: { transformer, textEncoder, vae, tokenizer, scheduler },
-    plan: { config, tensors },
+    plan: { config, tensors, files },
     problems,
   };
 }

@@ -1,9 +1,12 @@
-import { open } from 'node:fs/promises';
 import { ModelLoadError } from '../errors.js';
+import { openRegularFile } from './regular-file.js';
+import type { FileIdentity } from './types.js';
 import { SAFETENSORS_DTYPE_SIZES, isSafetensorsDType, type SafetensorsDType } from './dtype.js';
 
 /** Headers above this size are not real checkpoints (the largest real ones are a few MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** No checkpoint of this model holds more tensors in one file (the whole model has ~1,500). */
+export const MAX_TENSORS_PER_FILE = 65_536;
 
 export interface HeaderTensor {
   key: string;
@@ -20,6 +23,8 @@ export interface SafetensorsHeader {
   dataStart: number; // 8 + headerLength: absolute offset of the data area
   tensors: HeaderTensor[];
   metadata: Record<string, string>;
+  /** The file as it was when this header was read (set by readSafetensorsHeader). */
+  identity?: FileIdentity;
 }
 
 /**
@@ -27,21 +32,31 @@ export interface SafetensorsHeader {
  * can be tens of GB). Every problem is a ModelLoadError naming the file (and tensor).
  */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  let handle;
+  const { handle, size, identity } = await openRegularFile(file, Number.MAX_SAFE_INTEGER);
   try {
-    handle = await open(file, 'r');
-  } catch (err) {
-    throw new ModelLoadError('MODEL_NOT_FOUND', `${file}: cannot open: ${(err as Error).message}`, { file });
-  }
-  try {
-    const { size } = await handle.stat();
     const prefix = Buffer.alloc(Math.min(8, size));
     await handle.read(prefix, 0, prefix.length, 0);
     const declared = prefix.length === 8 ? prefix.readBigUInt64LE(0) : 0n;
     const wanted = prefix.length === 8 && declared <= BigInt(MAX_HEADER_BYTES) ? Number(declared) : 0;
     const bytes = Buffer.alloc(Math.min(size, 8 + wanted));
     const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0);
-    return parseSafetensorsHeader(bytes.subarray(0, bytesRead), size, file);
+    return { ...parseSafetensorsHeader(bytes.subarray(0, bytesRead), size, file), identity };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads the bytes of one tensor of a parsed header (small tensors only: noise files, scans). @internal */
+export async function readTensorBytes(header: SafetensorsHeader, tensor: HeaderTensor): Promise<Buffer> {
+  const { handle, size } = await openRegularFile(header.file, Number.MAX_SAFE_INTEGER);
+  try {
+    if (size !== header.fileSize) {
+      throw new ModelLoadError('SAFETENSORS_TRUNCATED', `${header.file}: changed size while being read (${header.fileSize} -> ${size} bytes)`, { file: header.file });
+    }
+    const out = Buffer.alloc(tensor.end - tensor.begin);
+    const { bytesRead } = await handle.read(out, 0, out.length, header.dataStart + tensor.begin);
+    if (bytesRead !== out.length) throw new ModelLoadError('SAFETENSORS_TRUNCATED', `${header.file}: tensor '${tensor.key}': short read`, { file: header.file, tensor: tensor.key });
+    return out;
   } finally {
     await handle.close();
   }
@@ -69,6 +84,10 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
   const dataLength = fileSize - dataStart;
   const tensors: HeaderTensor[] = [];
   let metadata: Record<string, string> = {};
+  const entries = Object.keys(json).length;
+  if (entries > MAX_TENSORS_PER_FILE + 1) {
+    throw new ModelLoadError('SAFETENSORS_BAD_HEADER', `${file}: holds ${entries} tensors, more than the ${MAX_TENSORS_PER_FILE} a checkpoint of this model can have (not a checkpoint of this model?)`, { file });
+  }
   for (const [key, value] of Object.entries(json)) {
     if (key === '__metadata__') {
       metadata = parseMetadata(value, file);
@@ -81,14 +100,22 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
 }
 
 function decodeHeaderJson(bytes: Uint8Array, file: string): Record<string, unknown> {
+  let text: string;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ModelLoadError('SAFETENSORS_BAD_HEADER', `${file}: header is not valid UTF-8 JSON (${(err as Error).message})`, { file });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ModelLoadError('SAFETENSORS_BAD_HEADER', `${file}: header must be a JSON object of tensors`, { file });
+  }
+  // The format pads the JSON with spaces only: anything else before '{' or after '}' means the
+  // stated header length is wrong, and every tensor would be read shifted.
+  const last = text.length - (text.length - text.trimEnd().length);
+  if (text[0] !== '{' || text.slice(last).replace(/ /g, '') !== '') {
+    throw new ModelLoadError('SAFETENSORS_BAD_HEADER', `${file}: the header JSON must start with '{' and end at the stated length ${bytes.length} (only spaces may follow it)`, { file });
   }
   return parsed as Record<string, unknown>;
 }
@@ -132,23 +159,35 @@ function parseTensorEntry(key: string, value: unknown, file: string): HeaderTens
   return { key, dtype, shape: shape as number[], begin, end };
 }
 
-/** Tensors must not overlap and must lie inside the data area; a gap-free buffer that overruns it means truncation. */
+/**
+ * The tensors must tile the data area exactly, as the format requires: no overlap, no gap, and the
+ * last one ends at the end of the file. A stated header length a few bytes off shows up here.
+ */
 function checkOffsets(tensors: HeaderTensor[], dataLength: number, file: string): void {
   const sorted = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let previous: HeaderTensor | undefined;
-  let contiguous = true;
+  let gap: HeaderTensor | undefined;
   for (const t of sorted) {
     if (previous && t.begin < previous.end) {
       throw new ModelLoadError('SAFETENSORS_BAD_OFFSETS', `${file}: tensor '${t.key}' (bytes ${t.begin}..${t.end}) overlaps tensor '${previous.key}' (bytes ${previous.begin}..${previous.end})`, { file, tensor: t.key });
     }
-    if (t.begin !== (previous ? previous.end : 0)) contiguous = false;
+    if (t.begin !== (previous ? previous.end : 0)) gap ??= t;
     previous = t;
   }
-  const last = sorted[sorted.length - 1];
-  if (!last || last.end <= dataLength) return;
-  if (contiguous) {
-    throw new ModelLoadError('SAFETENSORS_TRUNCATED', `${file}: the tensors need ${last.end} data bytes but the file has only ${dataLength} after its header (truncated download?)`, { file, tensor: last.key });
+  const end = previous ? previous.end : 0;
+  if (end > dataLength) {
+    if (!gap) {
+      throw new ModelLoadError('SAFETENSORS_TRUNCATED', `${file}: the tensors need ${end} data bytes but the file has only ${dataLength} after its header (truncated download?)`, { file, tensor: previous?.key });
+    }
+    const outside = sorted.find((t) => t.end > dataLength) ?? (previous as HeaderTensor);
+    throw new ModelLoadError('SAFETENSORS_BAD_OFFSETS', `${file}: tensor '${outside.key}': data_offsets [${outside.begin}, ${outside.end}] lie outside the ${dataLength}-byte data area`, { file, tensor: outside.key });
   }
-  const outside = sorted.find((t) => t.end > dataLength) ?? last;
-  throw new ModelLoadError('SAFETENSORS_BAD_OFFSETS', `${file}: tensor '${outside.key}': data_offsets [${outside.begin}, ${outside.end}] lie outside the ${dataLength}-byte data area`, { file, tensor: outside.key });
+  if (gap) {
+    const before = sorted[sorted.indexOf(gap) - 1];
+    const from = before ? before.end : 0;
+    throw new ModelLoadError('SAFETENSORS_BAD_OFFSETS', `${file}: data bytes ${from}..${gap.begin} belong to no tensor (a gap before tensor '${gap.key}'); the tensors must fill the data area`, { file, tensor: gap.key });
+  }
+  if (end < dataLength) {
+    throw new ModelLoadError('SAFETENSORS_BAD_OFFSETS', `${file}: the tensors end at data byte ${end} but the file has ${dataLength - end} more bytes after them (wrong header length, or data appended)`, { file });
+  }
 }

@@ -1,17 +1,19 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelLoadError } from '../errors.js';
 import { readGgufHeader } from './gguf.js';
+import { readJsonFile } from './config-schemas.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
-import type { StoredTensor, TensorSource } from './types.js';
+import type { FileIdentity, StoredTensor, TensorSource } from './types.js';
 
 const INDEX_SUFFIX = '.safetensors.index.json';
 const GGUF_SUFFIX = '.gguf';
 
-export async function pathKind(p: string): Promise<'file' | 'dir' | undefined> {
+/** What a path is (links followed): 'other' is a FIFO, device or socket; undefined when it does not exist. */
+export async function pathKind(p: string): Promise<'file' | 'dir' | 'other' | undefined> {
   try {
     const s = await stat(p);
-    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : undefined;
+    return s.isDirectory() ? 'dir' : s.isFile() ? 'file' : 'other';
   } catch {
     return undefined;
   }
@@ -56,7 +58,7 @@ async function ggufSource(file: string): Promise<TensorSource> {
     if (tensors.has(t.key)) throw new ModelLoadError('GGUF_BAD_HEADER', `${file}: tensor '${t.key}' is listed twice`, { file, tensor: t.key });
     tensors.set(t.key, { ...t, file });
   }
-  return { files: [file], tensors };
+  return { files: [file], tensors, identities: new Map([[file, header.identity]]) };
 }
 
 /** Reads the headers of a `.safetensors` or `.gguf` file or of every shard of a `.safetensors.index.json`. */
@@ -65,19 +67,22 @@ export async function openTensorSource(weightsPath: string): Promise<TensorSourc
   if (file.endsWith(GGUF_SUFFIX)) return ggufSource(file);
   if (!file.endsWith(INDEX_SUFFIX)) {
     const header = await readSafetensorsHeader(file);
-    return { files: [file], tensors: new Map(storedTensors(header).map((t) => [t.key, t])) };
+    return { files: [file], tensors: new Map(storedTensors(header).map((t) => [t.key, t])), identities: identityMap([header]) };
   }
   const weightMap = await readWeightMap(file);
   const shardNames = [...new Set(weightMap.values())];
   const tensors = new Map<string, StoredTensor>();
   const files: string[] = [];
+  const headers: SafetensorsHeader[] = [];
   for (const shardName of shardNames) {
     const shard = path.resolve(path.dirname(file), shardName);
     if ((await pathKind(shard)) !== 'file') {
       throw new ModelLoadError('MODEL_MISSING_COMPONENT', `${file}: shard '${shardName}' is missing (expected ${shard})`, { file: shard });
     }
     files.push(shard);
-    for (const t of storedTensors(await readSafetensorsHeader(shard))) tensors.set(t.key, t);
+    const header = await readSafetensorsHeader(shard);
+    headers.push(header);
+    for (const t of storedTensors(header)) tensors.set(t.key, t);
   }
   for (const [key, shardName] of weightMap) {
     const found = tensors.get(key);
@@ -86,16 +91,17 @@ export async function openTensorSource(weightsPath: string): Promise<TensorSourc
       throw new ModelLoadError('TENSOR_MISSING', `${shard}: tensor '${key}' is listed in ${path.basename(file)} but not stored in this shard`, { file: shard, tensor: key });
     }
   }
-  return { files, tensors };
+  return { files, tensors, identities: identityMap(headers) };
+}
+
+function identityMap(headers: readonly SafetensorsHeader[]): Map<string, FileIdentity> {
+  const out = new Map<string, FileIdentity>();
+  for (const h of headers) if (h.identity) out.set(h.file, h.identity);
+  return out;
 }
 
 async function readWeightMap(file: string): Promise<Map<string, string>> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: cannot read the shard index: ${(err as Error).message}`, { file });
-  }
+  const parsed = await readJsonFile(file);
   const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['weight_map'] : undefined;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new ModelLoadError('MODEL_BAD_CONFIG', `${file}: field 'weight_map': expected an object mapping tensor names to shard files`, { file });

@@ -3,6 +3,14 @@ import type { PlanDType, StoredDType } from './dtype.js';
 
 export type ComponentName = 'transformer' | 'textEncoder' | 'vae' | 'tokenizer' | 'scheduler';
 
+/** What makes a file the same file (docs/WEIGHTS.md `file` lines): the engine maps only a match. */
+export interface FileIdentity {
+  size: bigint;
+  mtimeNs: bigint;
+  dev: bigint;
+  ino: bigint;
+}
+
 /** One tensor as stored in a safetensors or GGUF file. */
 export interface StoredTensor {
   key: string;
@@ -17,6 +25,7 @@ export interface StoredTensor {
 export interface TensorSource {
   files: string[];
   tensors: Map<string, StoredTensor>;
+  identities: Map<string, FileIdentity>; // by absolute path: each file as its header was read
 }
 
 /** Something wrong with a checkpoint; `info` lists them all, loading throws the first. */

@@ -8,6 +8,8 @@ namespace ovis {
 // Stable codes (also listed in lib/errors.ts):
 //   OVIS_BAD_ARGUMENT   wrong shape/dtype/value at the engine boundary
 //   OVIS_BAD_WEIGHTS    plan or weight files unusable (missing file, size, dtype)
+//   OVIS_WEIGHTS_CHANGED a weight file was truncated, rewritten or replaced after it was checked/mapped
+//   OVIS_NON_FINITE     a stage produced NaN/Inf (the message names the stage and step)
 //   OVIS_OUT_OF_MEMORY  host or device allocation failed
 //   OVIS_DISPOSED       engine used after dispose
 //   ABORT_ERR           cancelled through the cancel flag

@@ -2,6 +2,7 @@
 #include "io/plan.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/json_string.h"
 
 namespace ovis {
 
@@ -45,12 +47,22 @@ int64_t parse_int(const std::string& s, int line, const char* what) {
   return int64_t(v);
 }
 
+// Any 64-bit unsigned value (inode and device numbers use the whole range).
+uint64_t parse_u64(const std::string& s, int line, const char* what) {
+  if (s.empty() || s.size() > 20 || s.find_first_not_of("0123456789") != std::string::npos)
+    bad_line(line, std::string("expected a non-negative integer for ") + what + ", got '" + s + "'");
+  errno = 0;
+  unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
+  if (errno == ERANGE) bad_line(line, std::string(what) + " out of range: " + s);
+  return uint64_t(v);
+}
+
 float parse_float(const std::string& s, int line, const std::string& key) {
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != 0 || errno == ERANGE)
-    bad_line(line, "config " + key + ": expected a number, got '" + s + "'");
+  if (s.empty() || *end != 0 || errno == ERANGE || !std::isfinite(v) || std::fabs(v) > 3.0e38)
+    bad_line(line, "config " + key + ": expected a finite float32 number, got '" + s + "'");
   return float(v);
 }
 
@@ -155,6 +167,40 @@ void apply_config(WeightPlan& plan, const std::string& key, const std::string& v
   if (it != setters.end()) it->second();
 }
 
+// `file <index> <size> <mtime-ns> <dev> <ino> <path as a JSON string>`: the path is the rest of the
+// line and must be exactly one JSON string literal, so no character in it can change the plan.
+void parse_file_line(WeightPlan& plan, const std::string& raw, int line, std::vector<bool>& seen) {
+  std::vector<std::string> head;
+  size_t pos = 0;
+  for (int i = 0; i < 6; ++i) {
+    size_t end = raw.find(' ', pos);
+    if (end == std::string::npos) bad_line(line, "expected 'file <index> <size> <mtime-ns> <dev> <ino> \"<path>\"'");
+    head.push_back(raw.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  int64_t index = parse_int(head[1], line, "the file index");
+  if (index > 100000) bad_line(line, "file index too large");
+  FileIdentity id;
+  id.size = uint64_t(parse_int(head[2], line, "the file size"));
+  id.mtime_ns = parse_u64(head[3], line, "the file mtime");
+  id.dev = parse_u64(head[4], line, "the file device");
+  id.ino = parse_u64(head[5], line, "the file inode");
+  std::string path;
+  std::string why = parse_json_string(raw, pos, path);
+  if (!why.empty()) bad_line(line, "file path: " + why);
+  if (pos != raw.size()) bad_line(line, "text after the file path's closing quote");
+  if (path.empty() || path[0] != '/') bad_line(line, "file path must be absolute");
+  if (size_t(index) >= plan.files.size()) {
+    plan.files.resize(size_t(index) + 1);
+    plan.file_ids.resize(size_t(index) + 1);
+    seen.resize(size_t(index) + 1, false);
+  }
+  if (seen[size_t(index)]) bad_line(line, "file index " + std::to_string(index) + " given twice");
+  seen[size_t(index)] = true;
+  plan.files[size_t(index)] = path;
+  plan.file_ids[size_t(index)] = id;
+}
+
 // Element count of a piece list must equal the tensor's.
 void check_pieces(const PlanTensor& t, int line) {
   if (t.pieces.empty()) bad_line(line, "tensor " + t.name + " has no piece lines");
@@ -165,9 +211,25 @@ void check_pieces(const PlanTensor& t, int line) {
                        t.shape.str() + " needs " + std::to_string(t.shape.numel()));
 }
 
+std::string num_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 void check_config(const WeightPlan& plan) {
   auto positive = [](const char* key, int v) {
     if (v <= 0) fail("OVIS_BAD_WEIGHTS", std::string("weight plan: config ") + key + " must be positive");
+  };
+  // Same ranges as lib/model/config-limits.ts: beyond them float32 math overflows or underflows.
+  auto within = [](const char* key, float v, double lo, double hi) {
+    if (!(v >= lo && v <= hi))
+      fail("OVIS_BAD_WEIGHTS", std::string("weight plan: config ") + key + " must be in [" + num_text(lo) + ", " +
+                                   num_text(hi) + "], got " + num_text(v));
+  };
+  // The model code builds per-layer tables: a damaged count must not make it build millions.
+  auto layers = [&](const char* key, int64_t v) {
+    if (v > 1024) fail("OVIS_BAD_WEIGHTS", std::string("weight plan: config ") + key + " " + std::to_string(v) + " is over 1024");
   };
   if (plan.has_dit) {
     const DitConfig& c = plan.dit;
@@ -177,6 +239,9 @@ void check_config(const WeightPlan& plan) {
     positive("dit.head_dim", c.head_dim);
     positive("dit.context_dim", c.context_dim);
     positive("dit.mlp_hidden", c.mlp_hidden);
+    layers("dit.num_double + dit.num_single", int64_t(c.num_double) + c.num_single);
+    within("dit.theta", c.theta, 2, 1e12);
+    within("dit.eps", c.eps, 1e-12, 0.1);
     int sum = 0;
     for (int d : c.axes_dims) {
       if (d <= 0 || d % 2) fail("OVIS_BAD_WEIGHTS", "weight plan: dit.axes_dims entries must be positive and even");
@@ -194,6 +259,9 @@ void check_config(const WeightPlan& plan) {
     positive("te.head_dim", c.head_dim);
     positive("te.intermediate", c.intermediate);
     positive("te.vocab", c.vocab);
+    layers("te.layers", c.layers);
+    within("te.rope_theta", c.rope_theta, 2, 1e12);
+    within("te.eps", c.eps, 1e-12, 0.1);
     if (c.heads % c.kv_heads) fail("OVIS_BAD_WEIGHTS", "weight plan: te.heads must be a multiple of te.kv_heads");
     if (c.head_dim % 2) fail("OVIS_BAD_WEIGHTS", "weight plan: te.head_dim must be even");
   }
@@ -203,7 +271,13 @@ void check_config(const WeightPlan& plan) {
     positive("vae.out_channels", c.out_channels);
     positive("vae.latent_channels", c.latent_channels);
     positive("vae.groups", c.groups);
-    if (c.block_out_channels.empty()) fail("OVIS_BAD_WEIGHTS", "weight plan: vae.block_out_channels is empty");
+    if (c.block_out_channels.empty() || c.block_out_channels.size() > 8)
+      fail("OVIS_BAD_WEIGHTS", "weight plan: vae.block_out_channels must have 1 to 8 entries");
+    if (c.layers_per_block < 1 || c.layers_per_block > 64)
+      fail("OVIS_BAD_WEIGHTS", "weight plan: vae.layers_per_block must be in [1, 64]");
+    within("vae.eps", c.eps, 1e-12, 0.1);
+    within("vae.scaling_factor", c.scaling_factor, 1e-4, 1e4);
+    within("vae.shift_factor", c.shift_factor, -1e4, 1e4);
     for (int ch : c.block_out_channels)
       if (ch <= 0 || ch % c.groups)
         fail("OVIS_BAD_WEIGHTS", "weight plan: vae.block_out_channels entries must be positive multiples of vae.groups");
@@ -230,24 +304,16 @@ WeightPlan parse_plan(const std::string& text) {
     if (f.empty()) continue;
     const std::string& kind = f[0];
     if (!header) {
-      if (f.size() != 2 || kind != "ovis-plan") bad_line(line, "expected the header 'ovis-plan 1'");
-      if (f[1] != "1") bad_line(line, "unsupported plan version " + f[1] + " (this engine reads version 1)");
+      const std::string version = std::to_string(kPlanVersion);
+      if (f.size() != 2 || kind != "ovis-plan") bad_line(line, "expected the header 'ovis-plan " + version + "'");
+      if (f[1] != version)
+        bad_line(line, "unsupported plan version " + f[1] + " (this engine reads version " + version +
+                           "; the TypeScript package and the native addon do not match)");
       header = true;
       continue;
     }
     if (kind == "file") {
-      size_t a = raw.find(' ');
-      size_t b = a == std::string::npos ? a : raw.find(' ', a + 1);
-      if (b == std::string::npos || b + 1 >= raw.size()) bad_line(line, "expected 'file <index> <path>'");
-      int64_t index = parse_int(raw.substr(a + 1, b - a - 1), line, "the file index");
-      if (index > 100000) bad_line(line, "file index too large");
-      if (size_t(index) >= plan.files.size()) {
-        plan.files.resize(size_t(index) + 1);
-        file_seen.resize(size_t(index) + 1, false);
-      }
-      if (file_seen[size_t(index)]) bad_line(line, "file index " + std::to_string(index) + " given twice");
-      file_seen[size_t(index)] = true;
-      plan.files[size_t(index)] = raw.substr(b + 1);
+      parse_file_line(plan, raw, line, file_seen);
     } else if (kind == "config") {
       if (f.size() != 3) bad_line(line, "expected 'config <key> <value>'");
       apply_config(plan, f[1], f[2], line);
@@ -283,7 +349,7 @@ WeightPlan parse_plan(const std::string& text) {
       bad_line(line, "unknown record '" + kind + "'");
     }
   }
-  if (!header) fail("OVIS_BAD_WEIGHTS", "weight plan is empty (expected the header 'ovis-plan 1')");
+  if (!header) fail("OVIS_BAD_WEIGHTS", "weight plan is empty (expected the header 'ovis-plan " + std::to_string(kPlanVersion) + "')");
   if (!ended) fail("OVIS_BAD_WEIGHTS", "weight plan ends without 'end' (truncated?)");
   for (size_t i = 0; i < file_seen.size(); ++i)
     if (!file_seen[i]) fail("OVIS_BAD_WEIGHTS", "weight plan: file index " + std::to_string(i) + " is not declared");
@@ -320,8 +386,12 @@ const char* plan_dtype(DType t) {
 
 std::string format_plan(const WeightPlan& plan) {
   std::ostringstream o;
-  o << "ovis-plan 1\n";
-  for (size_t i = 0; i < plan.files.size(); ++i) o << "file " << i << " " << plan.files[i] << "\n";
+  o << "ovis-plan " << kPlanVersion << "\n";
+  for (size_t i = 0; i < plan.files.size(); ++i) {
+    const FileIdentity id = i < plan.file_ids.size() ? plan.file_ids[i] : file_identity(plan.files[i]);
+    o << "file " << i << " " << id.size << " " << id.mtime_ns << " " << id.dev << " " << id.ino << " "
+      << json_quote(plan.files[i]) << "\n";
+  }
   if (plan.has_dit) {
     const DitConfig& c = plan.dit;
     o << "config dit.in_channels " << c.in_channels << "\nconfig dit.out_channels " << c.out_channels

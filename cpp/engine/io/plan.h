@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "io/mapped_file.h"
 
 namespace ovis {
 
@@ -47,6 +48,9 @@ struct VaeConfig {
 
 struct WeightPlan {
   std::vector<std::string> files;
+  // The identity each file had when TS checked its header (plan text always carries it); empty for
+  // plans built in C++ (tests, benchmarks): those files are mapped unchecked.
+  std::vector<FileIdentity> file_ids;
   std::vector<PlanTensor> tensors;
   bool has_dit = false, has_text = false, has_vae = false;  // set by the config lines present
   DitConfig dit;
@@ -55,9 +59,12 @@ struct WeightPlan {
   const PlanTensor* find(const std::string& name) const;
 };
 
+// Plan text version this engine reads and writes (docs/WEIGHTS.md).
+constexpr int kPlanVersion = 2;
 // Parses plan text (docs/WEIGHTS.md). Throws Error("OVIS_BAD_WEIGHTS") naming the line on any problem.
 WeightPlan parse_plan(const std::string& text);
-// Writes plan text that parse_plan reads back (used by tests and the benchmark).
+// Writes plan text that parse_plan reads back (used by tests and the benchmark). Files without a
+// recorded identity get the one they have now.
 std::string format_plan(const WeightPlan& plan);
 
 }  // namespace ovis

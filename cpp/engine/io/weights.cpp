@@ -97,7 +97,11 @@ Tensor load_tensor(const WeightStore::Loader& load, const std::string& name, con
 WeightStore::WeightStore(const WeightPlan& plan, Backend& backend) {
   std::vector<std::shared_ptr<MappedFile>> files;
   files.reserve(plan.files.size());
-  for (const std::string& path : plan.files) files.push_back(std::make_shared<MappedFile>(path));
+  for (size_t i = 0; i < plan.files.size(); ++i) {
+    const FileIdentity* expected = i < plan.file_ids.size() ? &plan.file_ids[i] : nullptr;
+    files.push_back(std::make_shared<MappedFile>(plan.files[i], expected));
+    mapped_.push_back(files.back());
+  }
   for (const PlanTensor& t : plan.tensors) {
     // The loader holds the mappings of this tensor's pieces (other slots null): a mapping lives as
     // long as some tensor may need re-assembling from it (or, on the CPU, a view of it is in use).
@@ -165,6 +169,11 @@ void WeightStore::forget_loaders(const std::function<bool(const std::string& nam
     else
       it = loaders_.erase(it);
   }
+}
+
+void WeightStore::check_files_unchanged() const {
+  for (const std::weak_ptr<MappedFile>& weak : mapped_)
+    if (std::shared_ptr<MappedFile> file = weak.lock()) file->check_unchanged();
 }
 
 const Tensor* WeightStore::find(const std::string& name) const {

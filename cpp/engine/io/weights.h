@@ -53,7 +53,13 @@ class WeightStore {
   // only they held (a device backend copied the bytes; the CPU backend's views keep their mapping).
   void forget_loaders(const std::function<bool(const std::string& name)>& keep);
 
+  // Throws Error("OVIS_WEIGHTS_CHANGED") when a file still mapped (views on the CPU, or loaders
+  // kept for a reload) was truncated, rewritten or replaced since it was mapped: reading it could
+  // kill the process (SIGBUS) or silently use other weights. Cheap: one stat per file.
+  void check_files_unchanged() const;
+
  private:
+  std::vector<std::weak_ptr<MappedFile>> mapped_;  // expire once no tensor or loader needs them
   std::map<std::string, Tensor> tensors_;
   std::map<std::string, Loader> loaders_;
 };
