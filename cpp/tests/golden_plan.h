@@ -1,5 +1,5 @@
-// Test-only: builds a WeightPlan for the golden tiny model from its original-layout files
-// (test/fixtures/golden/tiny-original) with a compact key-mapping table, as lib/model does in TS.
+// Test-only: the golden tiny model's WeightPlan, as the TypeScript planner wrote it
+// (test/fixtures/plans/tiny-original.plan, kept current by test/plan-fixture.test.ts).
 #pragma once
 #include <string>
 
@@ -11,7 +11,9 @@ namespace ovis::test {
 // the OVIS_GOLDEN_DIR environment variable.
 std::string golden_dir();
 
-// All three components, configs from manifest.json. Throws when a stored key has no mapping.
+// All three components (VAE encoder included) of test/fixtures/golden/tiny-original. The fixture
+// names its files `/@golden/...` so that it does not depend on where the repository is checked out;
+// they are put under golden_dir() here.
 WeightPlan golden_tiny_plan();
 
 }  // namespace ovis::test

@@ -39,6 +39,169 @@ void load_row(const Tensor& t, int64_t b, int64_t s, int64_t h, float* dst) {
   const size_t off = size_t(((b * S + s) * H + h) * hd);
   convert_to_f32(static_cast<const char*>(t.data) + off * dtype_size(t.dtype), t.dtype, dst, size_t(hd));
 }
+
+// K and V of every (batch, KV head), packed once as the micro-kernel's B operand.
+// K for S = Q K^T: panel p holds keys [16p, 16p+16) as [d][16].
+// V for O = P V: panel dp holds dims [16dp, 16dp+16) as [key][16].
+struct PackedKV {
+  int64_t Sk16, hd16, dpanels;
+  size_t k_stride, v_stride;
+  AlignedFloats k, v;
+  PackedKV(int64_t heads, int64_t Sk, int64_t hd)
+      : Sk16(round_up(Sk, kNR)),
+        hd16(round_up(hd, kNR)),
+        dpanels(hd16 / kNR),
+        k_stride(size_t(Sk16 * hd)),
+        v_stride(size_t(dpanels * Sk16 * kNR)),
+        k(size_t(heads) * k_stride),
+        v(size_t(heads) * v_stride) {}
+};
+
+void pack_kv(ThreadPool& pool, const Tensor& k, const Tensor& v, PackedKV& kv) {
+  const int64_t B = k.shape[0], Sk = k.shape[1], Hkv = k.shape[2], hd = k.shape[3];
+  pool.parallel_for(B * Hkv, [&](int64_t bh) {
+    const int64_t b = bh / Hkv, h = bh % Hkv;
+    float* kdst = kv.k.p + size_t(bh) * kv.k_stride;
+    float* vdst = kv.v.p + size_t(bh) * kv.v_stride;
+    std::memset(kdst, 0, kv.k_stride * 4);
+    std::memset(vdst, 0, kv.v_stride * 4);
+    std::vector<float> row(static_cast<size_t>(hd));
+    for (int64_t s = 0; s < Sk; ++s) {
+      load_row(k, b, s, h, row.data());
+      float* kpanel = kdst + (s / kNR) * hd * kNR + s % kNR;
+      for (int64_t d = 0; d < hd; ++d) kpanel[d * kNR] = row[size_t(d)];
+      load_row(v, b, s, h, row.data());
+      for (int64_t d = 0; d < hd; ++d) vdst[(d / kNR) * kv.Sk16 * kNR + s * kNR + d % kNR] = row[size_t(d)];
+    }
+  });
+}
+
+// What every query-block task shares.
+struct AttentionJob {
+  const Tensor& q;
+  const PackedKV& kv;
+  int64_t Sq, Hq, hd, Sk, group;
+  float scale;
+  bool causal;
+  const float* mask;  // [B, Sk] (1 = visible) or null
+  MicroKernel kern;
+  float* out;
+};
+
+// One task's working memory (thread-local, reused across tasks).
+struct BlockScratch {
+  float* qpk;   // packed Q (scaled): [panel][d][6]
+  float* st;    // scores [kQB][kKB]
+  float* ppk;   // packed P: [panel][key][6]
+  float* o;     // output accumulator [kQB][hd16]
+  float* rmax;  // running row max
+  float* rsum;  // running row sum
+};
+
+BlockScratch block_scratch(int64_t hd, int64_t hd16) {
+  thread_local std::vector<float> scratch;
+  const size_t need = size_t(kQB * hd + 2 * kQB * kKB + kQB * hd16 + 2 * kQB) + 64;
+  if (scratch.size() < need) scratch.assign(need, 0.f);
+  BlockScratch s;
+  s.qpk = scratch.data();
+  s.st = s.qpk + kQB * hd;
+  s.ppk = s.st + kQB * kKB;
+  s.o = s.ppk + kQB * kKB;
+  s.rmax = s.o + kQB * hd16;
+  s.rsum = s.rmax + kQB;
+  return s;
+}
+
+// Loads rows [q0, q0+qn) of head h as the A operand, scaled; clears the accumulators.
+void start_block(const AttentionJob& j, const BlockScratch& s, int64_t b, int64_t h, int64_t q0, int64_t qn) {
+  std::vector<float> row(static_cast<size_t>(j.hd));
+  std::memset(s.qpk, 0, sizeof(float) * size_t(kQB * j.hd));
+  for (int64_t r = 0; r < qn; ++r) {
+    load_row(j.q, b, q0 + r, h, row.data());
+    float* dst = s.qpk + (r / kMR) * j.hd * kMR + r % kMR;
+    for (int64_t d = 0; d < j.hd; ++d) dst[d * kMR] = row[size_t(d)] * j.scale;
+  }
+  std::memset(s.o, 0, sizeof(float) * size_t(kQB * j.kv.hd16));
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < kQB; ++r) s.rmax[r] = neg_inf, s.rsum[r] = 0.f;
+}
+
+// Masks one row of scores (keys k0..k0+kn of query i; padding to kn16) and folds it into the
+// running softmax: the row becomes exp(score - max), earlier output is rescaled.
+void online_softmax_row(const AttentionJob& j, const BlockScratch& s, int64_t r, int64_t b, int64_t i, int64_t k0,
+                        int64_t kn, int64_t kn16) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  float* srow = s.st + r * kKB;
+  for (int64_t c = kn; c < kn16; ++c) srow[c] = neg_inf;
+  if (j.mask)
+    for (int64_t c = 0; c < kn; ++c)
+      if (j.mask[b * j.Sk + k0 + c] == 0.f) srow[c] = neg_inf;
+  if (j.causal)
+    for (int64_t c = std::max<int64_t>(0, i + 1 - k0); c < kn; ++c) srow[c] = neg_inf;
+  const float bm = row_max(srow, kn16);  // NaN if any score is NaN: it must poison the row
+  const float m_new = std::isnan(bm) ? bm : std::max(s.rmax[r], bm);
+  if (m_new == neg_inf) {  // nothing visible yet in this row
+    std::memset(srow, 0, sizeof(float) * size_t(kn16));
+    return;
+  }
+  const float alpha = s.rmax[r] == neg_inf ? 0.f : std::exp(s.rmax[r] - m_new);
+  const float sum = exp_shifted_sum(srow, kn16, m_new);
+  s.rsum[r] = s.rsum[r] * alpha + sum;
+  s.rmax[r] = m_new;
+  if (alpha != 1.f) {
+    float* orow = s.o + r * j.kv.hd16;
+    for (int64_t d = 0; d < j.kv.hd16; ++d) orow[d] *= alpha;
+  }
+}
+
+// One key tile [k0, k0+kn): scores S = Q K^T, online softmax, then O += P V.
+void attend_key_tile(const AttentionJob& j, const BlockScratch& s, const float* kbase, const float* vbase, int64_t b,
+                     int64_t q0, int64_t qpanels, int64_t k0) {
+  const int64_t kn = std::min(kKB, j.Sk - k0), kn16 = round_up(kn, kNR), hd16 = j.kv.hd16;
+  for (int64_t p = 0; p < kn16 / kNR; ++p)
+    for (int64_t qp = 0; qp < qpanels; ++qp)
+      j.kern(j.hd, s.qpk + qp * j.hd * kMR, kbase + (k0 / kNR + p) * j.hd * kNR, s.st + qp * kMR * kKB + p * kNR,
+             kKB, false);
+  for (int64_t r = 0; r < qpanels * kMR; ++r) online_softmax_row(j, s, r, b, q0 + r, k0, kn, kn16);
+  for (int64_t qp = 0; qp < qpanels; ++qp) {  // P into the packed-A layout
+    float* dst = s.ppk + qp * kn16 * kMR;
+    const float* src = s.st + qp * kMR * kKB;
+    for (int64_t c = 0; c < kn16; ++c)
+      for (int r = 0; r < kMR; ++r) dst[c * kMR + r] = src[r * kKB + c];
+  }
+  for (int64_t dp = 0; dp < j.kv.dpanels; ++dp)
+    for (int64_t qp = 0; qp < qpanels; ++qp)
+      j.kern(kn16, s.ppk + qp * kn16 * kMR, vbase + dp * j.kv.Sk16 * kNR + k0 * kNR, s.o + qp * kMR * hd16 + dp * kNR,
+             hd16, true);
+}
+
+// Output rows = accumulator / running sum (zero for a row that saw no visible key).
+void finish_block(const AttentionJob& j, const BlockScratch& s, int64_t b, int64_t h, int64_t q0, int64_t qn) {
+  for (int64_t r = 0; r < qn; ++r) {
+    float* dst = j.out + ((b * j.Sq + q0 + r) * j.Hq + h) * j.hd;
+    const float* orow = s.o + r * j.kv.hd16;
+    if (s.rsum[r] == 0.f) {
+      std::memset(dst, 0, sizeof(float) * size_t(j.hd));
+    } else {
+      const float inv = 1.f / s.rsum[r];
+      for (int64_t d = 0; d < j.hd; ++d) dst[d] = orow[d] * inv;
+    }
+  }
+}
+
+// One task: query rows [q0, q0+qn) of head h in batch b against every visible key tile.
+void attend_query_block(const AttentionJob& j, int64_t b, int64_t h, int64_t q0) {
+  const int64_t qn = std::min(kQB, j.Sq - q0);
+  const int64_t kvh = b * (j.Hq / j.group) + h / j.group;
+  const float* kbase = j.kv.k.p + size_t(kvh) * j.kv.k_stride;
+  const float* vbase = j.kv.v.p + size_t(kvh) * j.kv.v_stride;
+  const BlockScratch s = block_scratch(j.hd, j.kv.hd16);
+  start_block(j, s, b, h, q0, qn);
+  const int64_t qpanels = (qn + kMR - 1) / kMR;
+  const int64_t k_end = j.causal ? std::min(j.Sk, q0 + qn) : j.Sk;  // keys past the last query are all masked
+  for (int64_t k0 = 0; k0 < k_end; k0 += kKB) attend_key_tile(j, s, kbase, vbase, b, q0, qpanels, k0);
+  finish_block(j, s, b, h, q0, qn);
+}
 }  // namespace
 
 Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
@@ -70,108 +233,13 @@ Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Te
     return out;
   }
 
-  const MicroKernel kern = micro_kernel();
-  const int64_t Sk16 = round_up(Sk, kNR), hd16 = round_up(hd, kNR);
-  const int64_t dpanels = hd16 / kNR;
-  // K as B operand of S = Q K^T: panel p holds keys [16p, 16p+16) as [d][16].
-  // V as B operand of O = P V: panel dp holds dims [16dp, 16dp+16) as [key][16].
-  const size_t kv_stride = size_t(Sk16 * hd);
-  const size_t vv_stride = size_t(dpanels * Sk16 * kNR);
-  AlignedFloats kp(size_t(B * Hkv) * kv_stride), vp(size_t(B * Hkv) * vv_stride);
-  pool.parallel_for(B * Hkv, [&](int64_t bh) {
-    const int64_t b = bh / Hkv, h = bh % Hkv;
-    float* kdst = kp.p + size_t(bh) * kv_stride;
-    float* vdst = vp.p + size_t(bh) * vv_stride;
-    std::memset(kdst, 0, kv_stride * 4);
-    std::memset(vdst, 0, vv_stride * 4);
-    std::vector<float> row(static_cast<size_t>(hd));
-    for (int64_t s = 0; s < Sk; ++s) {
-      load_row(k, b, s, h, row.data());
-      float* kpanel = kdst + (s / kNR) * hd * kNR + s % kNR;
-      for (int64_t d = 0; d < hd; ++d) kpanel[d * kNR] = row[size_t(d)];
-      load_row(v, b, s, h, row.data());
-      for (int64_t d = 0; d < hd; ++d) vdst[(d / kNR) * Sk16 * kNR + s * kNR + d % kNR] = row[size_t(d)];
-    }
-  });
-
-  const int64_t nqb = (Sq + kQB - 1) / kQB, group = Hq / Hkv;
-  const float neg_inf = -std::numeric_limits<float>::infinity();
+  PackedKV kv(B * Hkv, Sk, hd);
+  pack_kv(pool, k, v, kv);
+  const AttentionJob job{q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, causal, mask, micro_kernel(), out.ptr<float>()};
+  const int64_t nqb = (Sq + kQB - 1) / kQB;
   pool.parallel_for(B * Hq * nqb, [&](int64_t task) {
     const int64_t qb = task % nqb, h = (task / nqb) % Hq, b = task / (nqb * Hq);
-    const int64_t q0 = qb * kQB, qn = std::min(kQB, Sq - q0);
-    const float* kbase = kp.p + size_t(b * Hkv + h / group) * kv_stride;
-    const float* vbase = vp.p + size_t(b * Hkv + h / group) * vv_stride;
-    thread_local std::vector<float> scratch;
-    const size_t need = size_t(kQB * hd + 2 * kQB * kKB + kQB * hd16 + 2 * kQB) + 64;
-    if (scratch.size() < need) scratch.assign(need, 0.f);
-    float* qpk = scratch.data();  // packed Q (scaled): [panel][d][6]
-    float* st = qpk + kQB * hd;   // scores [kQB][kKB]
-    float* ppk = st + kQB * kKB;  // packed P: [panel][key][6]
-    float* o = ppk + kQB * kKB;   // output accumulator [kQB][hd16]
-    float* rmax = o + kQB * hd16;
-    float* rsum = rmax + kQB;
-    std::vector<float> row(static_cast<size_t>(hd));
-    std::memset(qpk, 0, sizeof(float) * size_t(kQB * hd));
-    for (int64_t r = 0; r < qn; ++r) {
-      load_row(q, b, q0 + r, h, row.data());
-      float* dst = qpk + (r / kMR) * hd * kMR + r % kMR;
-      for (int64_t d = 0; d < hd; ++d) dst[d * kMR] = row[size_t(d)] * scale;
-    }
-    std::memset(o, 0, sizeof(float) * size_t(kQB * hd16));
-    for (int64_t r = 0; r < kQB; ++r) rmax[r] = neg_inf, rsum[r] = 0.f;
-    const int64_t qpanels = (qn + kMR - 1) / kMR, rows = qpanels * kMR;
-    const int64_t k_end = causal ? std::min(Sk, q0 + qn) : Sk;  // keys past the last query are all masked
-
-    for (int64_t k0 = 0; k0 < k_end; k0 += kKB) {
-      const int64_t kn = std::min(kKB, Sk - k0), kn16 = round_up(kn, kNR);
-      for (int64_t p = 0; p < kn16 / kNR; ++p)
-        for (int64_t qp = 0; qp < qpanels; ++qp)
-          kern(hd, qpk + qp * hd * kMR, kbase + (k0 / kNR + p) * hd * kNR, st + qp * kMR * kKB + p * kNR, kKB, false);
-      for (int64_t r = 0; r < rows; ++r) {
-        float* srow = st + r * kKB;
-        const int64_t i = q0 + r;
-        for (int64_t j = kn; j < kn16; ++j) srow[j] = neg_inf;
-        if (mask)
-          for (int64_t j = 0; j < kn; ++j)
-            if (mask[b * Sk + k0 + j] == 0.f) srow[j] = neg_inf;
-        if (causal)
-          for (int64_t j = std::max<int64_t>(0, i + 1 - k0); j < kn; ++j) srow[j] = neg_inf;
-        const float bm = row_max(srow, kn16);  // NaN if any score is NaN: it must poison the row
-        const float m_new = std::isnan(bm) ? bm : std::max(rmax[r], bm);
-        if (m_new == neg_inf) {  // nothing visible yet in this row
-          std::memset(srow, 0, sizeof(float) * size_t(kn16));
-          continue;
-        }
-        const float alpha = rmax[r] == neg_inf ? 0.f : std::exp(rmax[r] - m_new);
-        const float sum = exp_shifted_sum(srow, kn16, m_new);
-        rsum[r] = rsum[r] * alpha + sum;
-        rmax[r] = m_new;
-        if (alpha != 1.f) {
-          float* orow = o + r * hd16;
-          for (int64_t d = 0; d < hd16; ++d) orow[d] *= alpha;
-        }
-      }
-      for (int64_t qp = 0; qp < qpanels; ++qp) {
-        float* dst = ppk + qp * kn16 * kMR;
-        const float* src = st + qp * kMR * kKB;
-        for (int64_t j = 0; j < kn16; ++j)
-          for (int r = 0; r < kMR; ++r) dst[j * kMR + r] = src[r * kKB + j];
-      }
-      for (int64_t dp = 0; dp < dpanels; ++dp)
-        for (int64_t qp = 0; qp < qpanels; ++qp)
-          kern(kn16, ppk + qp * kn16 * kMR, vbase + dp * Sk16 * kNR + k0 * kNR, o + qp * kMR * hd16 + dp * kNR, hd16,
-               true);
-    }
-    for (int64_t r = 0; r < qn; ++r) {
-      float* dst = out.ptr<float>() + ((b * Sq + q0 + r) * Hq + h) * hd;
-      const float* orow = o + r * hd16;
-      if (rsum[r] == 0.f) {
-        std::memset(dst, 0, sizeof(float) * size_t(hd));
-      } else {
-        const float inv = 1.f / rsum[r];
-        for (int64_t d = 0; d < hd; ++d) dst[d] = orow[d] * inv;
-      }
-    }
+    attend_query_block(job, b, h, qb * kQB);
   });
   return out;
 }

@@ -1,5 +1,7 @@
 // The canonical tensors a model of a given config must have (docs/WEIGHTS.md): names and shapes.
-// Used to validate a plan before loading and to build random-weight models for benchmarks.
+// Not a second description of the networks: these lists are what the model constructors declare
+// (model/weight_binder.h), recorded without binding anything. Used to validate a plan before
+// mapping gigabytes and to build random-weight models for benchmarks.
 #pragma once
 #include <functional>
 #include <string>
@@ -7,13 +9,9 @@
 
 #include "core/tensor.h"
 #include "io/plan.h"
+#include "model/weight_binder.h"
 
 namespace ovis {
-
-struct TensorSpec {
-  std::string name;
-  Shape shape;
-};
 
 std::vector<TensorSpec> dit_tensor_specs(const DitConfig& c);
 std::vector<TensorSpec> text_tensor_specs(const TextConfig& c);

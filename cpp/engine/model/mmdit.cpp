@@ -8,55 +8,46 @@ namespace ovis {
 
 namespace {
 
-LinearW linear_w(const WeightStore& ws, const std::string& name, int64_t out, int64_t in) {
-  return {&ws.get(name + ".weight", {out, in}), &ws.get(name + ".bias", {out})};
-}
-
-DitStreamW stream_w(const WeightStore& ws, const std::string& p, const DitConfig& c) {
+DitStreamW bind_stream(const WeightBinder& wb, const std::string& p, const DitConfig& c) {
   const int64_t D = c.dim(), F = c.mlp_hidden, hd = c.head_dim;
   DitStreamW s;
-  s.mod = linear_w(ws, p + ".mod", 6 * D, D);
-  s.qkv = linear_w(ws, p + ".qkv", 3 * D, D);
-  s.q_norm = &ws.get(p + ".q_norm.weight", {hd});
-  s.k_norm = &ws.get(p + ".k_norm.weight", {hd});
-  s.proj = linear_w(ws, p + ".proj", D, D);
-  s.mlp_in = linear_w(ws, p + ".mlp_in", 2 * F, D);
-  s.mlp_out = linear_w(ws, p + ".mlp_out", D, F);
+  s.mod = bind_linear(wb, p + ".mod", 6 * D, D);
+  s.qkv = bind_linear(wb, p + ".qkv", 3 * D, D);
+  s.q_norm = bind_vector(wb, p + ".q_norm.weight", hd);
+  s.k_norm = bind_vector(wb, p + ".k_norm.weight", hd);
+  s.proj = bind_linear(wb, p + ".proj", D, D);
+  s.mlp_in = bind_linear(wb, p + ".mlp_in", 2 * F, D);  // [up; gate]
+  s.mlp_out = bind_linear(wb, p + ".mlp_out", D, F);
   return s;
 }
 
-// The time-embedding input width is whatever the checkpoint's first time Linear takes (256 in Ovis-Image).
-int64_t time_features_dim(const WeightStore& ws) {
-  const Tensor& w = ws.get("dit.time_in.0.weight");
-  if (w.shape.rank != 2) fail("OVIS_BAD_WEIGHTS", "tensor dit.time_in.0.weight must be 2-D, got " + w.shape.str());
-  return w.shape[1];
+DitSingleW bind_single(const WeightBinder& wb, const std::string& p, const DitConfig& c) {
+  const int64_t D = c.dim(), F = c.mlp_hidden, hd = c.head_dim;
+  DitSingleW s;
+  s.mod = bind_linear(wb, p + ".mod", 3 * D, D);
+  s.linear1 = bind_linear(wb, p + ".linear1", 3 * D + 2 * F, D);  // [q; k; v; up; gate]
+  s.q_norm = bind_vector(wb, p + ".q_norm.weight", hd);
+  s.k_norm = bind_vector(wb, p + ".k_norm.weight", hd);
+  s.linear2 = bind_linear(wb, p + ".linear2", D, D + F);
+  return s;
 }
 
 }  // namespace
 
-MMDiT::MMDiT(const DitConfig& config, const WeightStore& ws) : c_(config) {
+MMDiT::MMDiT(const DitConfig& config, const WeightBinder& wb) : c_(config) {
   const int64_t D = c_.dim();
-  img_in_ = linear_w(ws, "dit.img_in", D, c_.in_channels);
-  txt_norm_ = &ws.get("dit.txt_norm.weight", {c_.context_dim});
-  txt_in_ = linear_w(ws, "dit.txt_in", D, c_.context_dim);
-  time0_ = linear_w(ws, "dit.time_in.0", D, time_features_dim(ws));
-  time1_ = linear_w(ws, "dit.time_in.1", D, D);
+  img_in_ = bind_linear(wb, "dit.img_in", D, c_.in_channels);
+  txt_norm_ = bind_vector(wb, "dit.txt_norm.weight", c_.context_dim);
+  txt_in_ = bind_linear(wb, "dit.txt_in", D, c_.context_dim);
+  time0_ = bind_linear(wb, "dit.time_in.0", D, kTimestepFeatures);
+  time1_ = bind_linear(wb, "dit.time_in.1", D, D);
   for (int i = 0; i < c_.num_double; ++i) {
     const std::string p = "dit.double." + std::to_string(i);
-    double_.push_back({stream_w(ws, p + ".img", c_), stream_w(ws, p + ".txt", c_)});
+    double_.push_back({bind_stream(wb, p + ".img", c_), bind_stream(wb, p + ".txt", c_)});
   }
-  for (int i = 0; i < c_.num_single; ++i) {
-    const std::string p = "dit.single." + std::to_string(i);
-    DitSingleW s;
-    s.mod = linear_w(ws, p + ".mod", 3 * D, D);
-    s.linear1 = linear_w(ws, p + ".linear1", 3 * D + 2 * int64_t(c_.mlp_hidden), D);
-    s.q_norm = &ws.get(p + ".q_norm.weight", {c_.head_dim});
-    s.k_norm = &ws.get(p + ".k_norm.weight", {c_.head_dim});
-    s.linear2 = linear_w(ws, p + ".linear2", D, D + c_.mlp_hidden);
-    single_.push_back(s);
-  }
-  final_mod_ = linear_w(ws, "dit.final.mod", 2 * D, D);
-  final_linear_ = linear_w(ws, "dit.final.linear", c_.out_channels, D);
+  for (int i = 0; i < c_.num_single; ++i) single_.push_back(bind_single(wb, "dit.single." + std::to_string(i), c_));
+  final_mod_ = bind_linear(wb, "dit.final.mod", 2 * D, D);  // [shift; scale]
+  final_linear_ = bind_linear(wb, "dit.final.linear", c_.out_channels, D);
 }
 
 RopeTables MMDiT::rope(Backend& be, const Tensor& txt_ids, const Tensor& img_ids) const {
@@ -89,7 +80,7 @@ Tensor MMDiT::forward(Backend& be, const Tensor& x, const Tensor& ctx, const std
   Tensor img = be.linear(x, *img_in_.w, img_in_.b);
   Tensor txt = be.linear(be.rms_norm(ctx, *txt_norm_, c_.eps), *txt_in_.w, txt_in_.b);
 
-  Tensor features = be.upload(timestep_features(sigmas, int(time0_.w->shape[1])));
+  Tensor features = be.upload(timestep_features(sigmas, int(kTimestepFeatures)));
   Tensor temb = be.linear(be.silu(be.linear(features, *time0_.w, time0_.b)), *time1_.w, time1_.b);
   // Every modulation Linear reads SiLU(temb): compute it once.
   Tensor silu_temb = be.silu(temb);

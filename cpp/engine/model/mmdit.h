@@ -6,15 +6,14 @@
 #include "io/plan.h"
 #include "io/weights.h"
 #include "model/rope.h"
+#include "model/weight_binder.h"
 
 namespace ovis {
 
 using CancelFlag = std::atomic<bool>;
 
-struct LinearW {
-  const Tensor* w = nullptr;
-  const Tensor* b = nullptr;  // null when the layer has no bias
-};
+// Width of the sinusoidal timestep features fed to dit.time_in.0 (docs/MODEL.md, MMDiT step 2).
+constexpr int64_t kTimestepFeatures = 256;
 
 // One stream (image or text) of a double block.
 struct DitStreamW {
@@ -42,8 +41,10 @@ Tensor dit_attention(Backend& be, const DitConfig& c, Tensor& q, Tensor& k, cons
 
 class MMDiT {
  public:
-  // Resolves and shape-checks every tensor (Error OVIS_BAD_WEIGHTS naming the first bad one).
-  MMDiT(const DitConfig& config, const WeightStore& weights);
+  // Declares every canonical tensor with its shape from the config, and binds it (docs/WEIGHTS.md).
+  MMDiT(const DitConfig& config, const WeightBinder& weights);
+  // Binds to loaded weights (Error OVIS_BAD_WEIGHTS naming the first missing or misshapen tensor).
+  MMDiT(const DitConfig& config, const WeightStore& weights) : MMDiT(config, StoreBinder(weights)) {}
 
   // Positions for [text; image]: txt_ids host F32 [T, n_axes], img_ids host F32 [L, n_axes].
   RopeTables rope(Backend& be, const Tensor& txt_ids, const Tensor& img_ids) const;

@@ -8,18 +8,24 @@
 
 namespace ovis {
 
-Qwen3::Qwen3(const TextConfig& c, const WeightStore& ws) : c_(c) {
+Qwen3::Qwen3(const TextConfig& c, const WeightBinder& wb) : c_(c) {
   const int64_t H = c.hidden, hd = c.head_dim, I = c.intermediate;
   const int64_t q_dim = int64_t(c.heads) * hd, kv_dim = int64_t(c.kv_heads) * hd;
-  embed_ = &ws.get("te.embed.weight", {c.vocab, H});
-  norm_ = &ws.get("te.norm.weight", {H});
+  embed_ = &wb.need("te.embed.weight", {c.vocab, H});
   for (int i = 0; i < c.layers; ++i) {
     const std::string p = "te.layers." + std::to_string(i) + ".";
-    layers_.push_back({&ws.get(p + "attn_norm.weight", {H}), &ws.get(p + "qkv.weight", {q_dim + 2 * kv_dim, H}),
-                       &ws.get(p + "q_norm.weight", {hd}), &ws.get(p + "k_norm.weight", {hd}),
-                       &ws.get(p + "o.weight", {H, q_dim}), &ws.get(p + "mlp_norm.weight", {H}),
-                       &ws.get(p + "mlp_in.weight", {2 * I, H}), &ws.get(p + "mlp_out.weight", {H, I})});
+    Layer l;
+    l.attn_norm = bind_vector(wb, p + "attn_norm.weight", H);
+    l.qkv = bind_linear(wb, p + "qkv", q_dim + 2 * kv_dim, H, false).w;
+    l.q_norm = bind_vector(wb, p + "q_norm.weight", hd);
+    l.k_norm = bind_vector(wb, p + "k_norm.weight", hd);
+    l.o = bind_linear(wb, p + "o", H, q_dim, false).w;
+    l.mlp_norm = bind_vector(wb, p + "mlp_norm.weight", H);
+    l.mlp_in = bind_linear(wb, p + "mlp_in", 2 * I, H, false).w;  // [up; gate]
+    l.mlp_out = bind_linear(wb, p + "mlp_out", H, I, false).w;
+    layers_.push_back(l);
   }
+  norm_ = bind_vector(wb, "te.norm.weight", H);
 }
 
 Tensor Qwen3::forward(Backend& be, const Tensor& ids, const Tensor& mask, const std::atomic<bool>* cancel) const {

@@ -6,13 +6,16 @@
 #include "core/backend.h"
 #include "io/plan.h"
 #include "io/weights.h"
+#include "model/weight_binder.h"
 
 namespace ovis {
 
 class Qwen3 {
  public:
-  // Resolves and shape-checks every tensor (Error OVIS_BAD_WEIGHTS naming the first bad one).
-  Qwen3(const TextConfig& config, const WeightStore& weights);
+  // Declares every canonical tensor with its shape from the config, and binds it (docs/WEIGHTS.md).
+  Qwen3(const TextConfig& config, const WeightBinder& weights);
+  // Binds to loaded weights (Error OVIS_BAD_WEIGHTS naming the first missing or misshapen tensor).
+  Qwen3(const TextConfig& config, const WeightStore& weights) : Qwen3(config, StoreBinder(weights)) {}
 
   // ids I32 [B, T] and mask F32 [B, T] (1 = real token) on the backend -> final norm(h), [B, T, hidden].
   // Causal attention plus the key padding mask. Checks `cancel` between layers.

@@ -15,25 +15,25 @@ void check_image_like(const Tensor& x, int64_t channels, const char* what) {
 
 }  // namespace
 
-VaeDecoder::VaeDecoder(const VaeConfig& c, const WeightStore& ws) : c_(c) {
+VaeDecoder::VaeDecoder(const VaeConfig& c, const WeightBinder& wb) : c_(c) {
   const std::vector<int>& ch = c.block_out_channels;
   const int n = int(ch.size());
   const int64_t top = ch[size_t(n - 1)];
-  conv_in_ = vae_conv_w(ws, "vae.dec.conv_in", top, c.latent_channels, 3);
-  mid_ = mid_block_w(ws, "vae.dec.mid", top, c.mid_attention);
+  conv_in_ = bind_conv(wb, "vae.dec.conv_in", top, c.latent_channels, 3);
+  mid_ = mid_block_w(wb, "vae.dec.mid", top, c.mid_attention);
   int64_t prev = top;
   for (int i = 0; i < n; ++i) {
     const int64_t out = ch[size_t(n - 1 - i)];  // lowest resolution (widest) first
     const std::string p = "vae.dec.up." + std::to_string(i);
     UpBlock b;
     for (int j = 0; j <= c.layers_per_block; ++j)
-      b.res.push_back(resnet_w(ws, p + ".res." + std::to_string(j), j == 0 ? prev : out, out));
-    if (i < n - 1) b.upsample = vae_conv_w(ws, p + ".upsample", out, out, 3);
+      b.res.push_back(resnet_w(wb, p + ".res." + std::to_string(j), j == 0 ? prev : out, out));
+    if (i < n - 1) b.upsample = bind_conv(wb, p + ".upsample", out, out, 3);
     up_.push_back(b);
     prev = out;
   }
-  norm_out_ = vae_norm_w(ws, "vae.dec.norm_out", prev);
-  conv_out_ = vae_conv_w(ws, "vae.dec.conv_out", c.out_channels, prev, 3);
+  norm_out_ = bind_affine_norm(wb, "vae.dec.norm_out", prev);
+  conv_out_ = bind_conv(wb, "vae.dec.conv_out", c.out_channels, prev, 3);
 }
 
 Tensor VaeDecoder::forward(Backend& be, const Tensor& z, const std::atomic<bool>* cancel) const {
@@ -54,24 +54,24 @@ Tensor VaeDecoder::forward(Backend& be, const Tensor& z, const std::atomic<bool>
 
 bool VaeEncoder::present(const WeightStore& ws) { return ws.has("vae.enc.conv_in.weight"); }
 
-VaeEncoder::VaeEncoder(const VaeConfig& c, const WeightStore& ws) : c_(c) {
+VaeEncoder::VaeEncoder(const VaeConfig& c, const WeightBinder& wb) : c_(c) {
   const std::vector<int>& ch = c.block_out_channels;
   const int n = int(ch.size());
-  conv_in_ = vae_conv_w(ws, "vae.enc.conv_in", ch[0], c.in_channels, 3);
+  conv_in_ = bind_conv(wb, "vae.enc.conv_in", ch[0], c.in_channels, 3);
   int64_t prev = ch[0];
   for (int i = 0; i < n; ++i) {
     const int64_t out = ch[size_t(i)];
     const std::string p = "vae.enc.down." + std::to_string(i);
     DownBlock b;
     for (int j = 0; j < c.layers_per_block; ++j)
-      b.res.push_back(resnet_w(ws, p + ".res." + std::to_string(j), j == 0 ? prev : out, out));
-    if (i < n - 1) b.downsample = vae_conv_w(ws, p + ".downsample", out, out, 3);
+      b.res.push_back(resnet_w(wb, p + ".res." + std::to_string(j), j == 0 ? prev : out, out));
+    if (i < n - 1) b.downsample = bind_conv(wb, p + ".downsample", out, out, 3);
     down_.push_back(b);
     prev = out;
   }
-  mid_ = mid_block_w(ws, "vae.enc.mid", prev, c.mid_attention);
-  norm_out_ = vae_norm_w(ws, "vae.enc.norm_out", prev);
-  conv_out_ = vae_conv_w(ws, "vae.enc.conv_out", 2 * int64_t(c.latent_channels), prev, 3);
+  mid_ = mid_block_w(wb, "vae.enc.mid", prev, c.mid_attention);
+  norm_out_ = bind_affine_norm(wb, "vae.enc.norm_out", prev);
+  conv_out_ = bind_conv(wb, "vae.enc.conv_out", 2 * int64_t(c.latent_channels), prev, 3);
 }
 
 Tensor VaeEncoder::forward(Backend& be, const Tensor& image, const std::atomic<bool>* cancel) const {

@@ -11,21 +11,13 @@ Tensor conv3x3(Backend& be, const ConvW& w, const Tensor& x) { return be.conv2d(
 
 }  // namespace
 
-ConvW vae_conv_w(const WeightStore& ws, const std::string& p, int64_t out, int64_t in, int64_t k) {
-  return {&ws.get(p + ".weight", {out, in, k, k}), &ws.get(p + ".bias", {out})};
-}
-
-NormW vae_norm_w(const WeightStore& ws, const std::string& p, int64_t ch) {
-  return {&ws.get(p + ".weight", {ch}), &ws.get(p + ".bias", {ch})};
-}
-
-ResnetW resnet_w(const WeightStore& ws, const std::string& p, int64_t in, int64_t out) {
+ResnetW resnet_w(const WeightBinder& wb, const std::string& p, int64_t in, int64_t out) {
   ResnetW r;
-  r.norm1 = vae_norm_w(ws, p + ".norm1", in);
-  r.conv1 = vae_conv_w(ws, p + ".conv1", out, in, 3);
-  r.norm2 = vae_norm_w(ws, p + ".norm2", out);
-  r.conv2 = vae_conv_w(ws, p + ".conv2", out, out, 3);
-  if (in != out || ws.has(p + ".shortcut.weight")) r.shortcut = vae_conv_w(ws, p + ".shortcut", out, in, 1);
+  r.norm1 = bind_affine_norm(wb, p + ".norm1", in);
+  r.conv1 = bind_conv(wb, p + ".conv1", out, in, 3);
+  r.norm2 = bind_affine_norm(wb, p + ".norm2", out);
+  r.conv2 = bind_conv(wb, p + ".conv2", out, out, 3);
+  if (in != out || wb.has(p + ".shortcut.weight")) r.shortcut = bind_conv(wb, p + ".shortcut", out, in, 1);
   return r;
 }
 
@@ -39,11 +31,11 @@ Tensor vae_resnet(Backend& be, const VaeConfig& c, const ResnetW& w, const Tenso
   return h;
 }
 
-MidAttentionW mid_attention_w(const WeightStore& ws, const std::string& p, int64_t ch) {
+MidAttentionW mid_attention_w(const WeightBinder& wb, const std::string& p, int64_t ch) {
   MidAttentionW a;
-  a.norm = vae_norm_w(ws, p + ".norm", ch);
-  a.qkv = {&ws.get(p + ".qkv.weight", {3 * ch, ch}), &ws.get(p + ".qkv.bias", {3 * ch})};
-  a.out = {&ws.get(p + ".out.weight", {ch, ch}), &ws.get(p + ".out.bias", {ch})};
+  a.norm = bind_affine_norm(wb, p + ".norm", ch);
+  a.qkv = bind_linear(wb, p + ".qkv", 3 * ch, ch);
+  a.out = bind_linear(wb, p + ".out", ch, ch);
   return a;
 }
 
@@ -64,12 +56,12 @@ Tensor vae_mid_attention(Backend& be, const VaeConfig& c, const MidAttentionW& w
   return out;
 }
 
-MidBlockW mid_block_w(const WeightStore& ws, const std::string& p, int64_t ch, bool attention) {
+MidBlockW mid_block_w(const WeightBinder& wb, const std::string& p, int64_t ch, bool attention) {
   MidBlockW m;
-  m.res0 = resnet_w(ws, p + ".res.0", ch, ch);
+  m.res0 = resnet_w(wb, p + ".res.0", ch, ch);
   m.has_attention = attention;
-  if (attention) m.attn = mid_attention_w(ws, p + ".attn", ch);
-  m.res1 = resnet_w(ws, p + ".res.1", ch, ch);
+  if (attention) m.attn = mid_attention_w(wb, p + ".attn", ch);
+  m.res1 = resnet_w(wb, p + ".res.1", ch, ch);
   return m;
 }
 
