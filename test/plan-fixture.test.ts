@@ -15,12 +15,12 @@ describe('plan fixture for the C++ tests', () => {
     const model = await resolveModel(path.join(GOLDEN, 'tiny-original'));
     expect(model.problems).toEqual([]);
     const text = portablePlanText(model.plan, GOLDEN);
-    expect(text).toContain('file 0 /@golden/tiny-original/');
+    expect(text).toContain('file 0 0 0 0 0 "/@golden/tiny-original/');
     await expect(text).toMatchFileSnapshot('./fixtures/plans/tiny-original.plan');
   });
 
   it('names every file relative to the golden folder, so any checkout reads it', () => {
-    const plan = { config: [], tensors: [{ name: 'x', dtype: 'bf16' as const, shape: [1], pieces: [{ file: '/elsewhere/a.safetensors', offset: 0, dtype: 'bf16' as const, shape: [1], source: 'x' }] }] };
+    const plan = { config: [], tensors: [{ name: 'x', dtype: 'bf16' as const, shape: [1], pieces: [{ file: '/elsewhere/a.safetensors', offset: 0, dtype: 'bf16' as const, shape: [1], source: 'x' }] }], files: new Map() };
     expect(() => portablePlanText(plan, GOLDEN)).toThrow(/is not under/);
   });
 });

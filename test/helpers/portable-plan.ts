@@ -14,8 +14,11 @@ export function portablePlanText(plan: WeightPlan, root: string): string {
     if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${file} is not under ${root}`);
     return `${PORTABLE_ROOT}/${rel.split(path.sep).join('/')}`;
   };
+  // Identities are machine-specific: all zero, and the C++ tests map these files unchecked.
+  const zero = { size: 0n, mtimeNs: 0n, dev: 0n, ino: 0n };
   return formatPlanText({
     ...plan,
     tensors: plan.tensors.map((t) => ({ ...t, pieces: t.pieces.map((p) => ({ ...p, file: portable(p.file) })) })),
+    files: new Map(plan.tensors.flatMap((t) => t.pieces.map((p) => [portable(p.file), zero] as const))),
   });
 }
