@@ -169,8 +169,8 @@ TEST(quant_plan_assembly) {
   append(qb4);  // at 136 (3 x 2 x 18 = 108 bytes)
   append(bf);   // at 244
   const std::string path = write_temp(bytes);
-  const std::string text = "ovis-plan 1\nfile 0 " + path +
-                           "\n"
+  const std::string text = "ovis-plan 2\nfile 0 0 0 0 0 \"" + path +
+                           "\"\n"
                            "tensor same q8_0 4,64\npiece 0 0 q8_0 2,64\npiece 0 0 q8_0 2,64\n"
                            "tensor mixed f32 5,64\npiece 0 0 q8_0 2,64\npiece 0 136 q4_0 3,64\n"
                            "tensor onload q8_0 3,64\npiece 0 244 bf16 3,64\n"
@@ -194,7 +194,7 @@ TEST(quant_plan_assembly) {
   CHECK(onload.dtype == DType::Q8_0 && ovis_test::same_bytes(onload, expect));
   unlink(path.c_str());
 
-  CHECK_THROWS_CODE(parse_plan("ovis-plan 1\nfile 0 x\ntensor t q4_k 2,64\npiece 0 0 q4_k 2,64\nend\n"), "OVIS_BAD_WEIGHTS");
-  CHECK_THROWS_CODE(parse_plan("ovis-plan 1\nfile 0 x\ntensor t q8_0 64\npiece 0 0 q8_0 64\nend\n"), "OVIS_BAD_WEIGHTS");
-  CHECK_THROWS_CODE(parse_plan("ovis-plan 1\nfile 0 x\ntensor t Q8_0 2,64\npiece 0 0 q8_0 2,64\nend\n"), "OVIS_BAD_WEIGHTS");
+  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t q4_k 2,64\npiece 0 0 q4_k 2,64\nend\n"), "OVIS_BAD_WEIGHTS");
+  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t q8_0 64\npiece 0 0 q8_0 64\nend\n"), "OVIS_BAD_WEIGHTS");
+  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t Q8_0 2,64\npiece 0 0 q8_0 2,64\nend\n"), "OVIS_BAD_WEIGHTS");
 }
