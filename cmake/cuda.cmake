@@ -40,7 +40,8 @@ message(STATUS "ovis: CUDA archs ${OVIS_CUDA_ARCHS}, cublasLt.h from ${OVIS_CUBL
 file(GLOB OVIS_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cuda/*.cu ${CMAKE_SOURCE_DIR}/cuda/*.cpp)
 target_sources(ovis_core PRIVATE ${OVIS_CUDA_SOURCES})
 target_include_directories(ovis_core PUBLIC ${CMAKE_SOURCE_DIR}/cuda ${OVIS_CUBLAS_INCLUDE})
-target_compile_definitions(ovis_core PUBLIC OVIS_WITH_CUDA)
+string(REPLACE ";" "," OVIS_CUDA_ARCH_LIST "${OVIS_CUDA_ARCHS}")
+target_compile_definitions(ovis_core PUBLIC OVIS_WITH_CUDA PRIVATE OVIS_CUDA_ARCH_LIST="${OVIS_CUDA_ARCH_LIST}")
 target_compile_options(ovis_core PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 --expt-relaxed-constexpr -Xcompiler=-fno-math-errno>)
 # ovis_core was created before CUDA was enabled: its CUDA properties must be set explicitly.
 set_target_properties(ovis_core PROPERTIES CUDA_ARCHITECTURES "${OVIS_CUDA_ARCHS}" CUDA_STANDARD 17

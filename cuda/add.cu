@@ -11,12 +11,10 @@ __global__ void add_kernel(TX* x, const TY* y, int64_t n) {
 
 void launch_add(void* x, DType tx, const void* y, DType ty, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      add_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), static_cast<const TY*>(y), n);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    add_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), static_cast<const TY*>(y), n);
   });
   CUDA_CHECK_LAUNCH();
 }

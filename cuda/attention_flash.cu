@@ -170,11 +170,14 @@ bool flash_attention_hd128_ok(const AttentionArgs& a) {
          a.batch <= 65535;
 }
 
+void prepare_flash_attention_hd128() {
+  CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hd128_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  kSmemBytes));
+}
+
 void launch_flash_attention_hd128(const AttentionArgs& a, cudaStream_t s) {
   if (!flash_attention_hd128_ok(a)) fail("OVIS_INTERNAL", "flash attention called with unsupported arguments");
   if (a.batch * a.sq * a.hq == 0) return;
-  CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hd128_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  kSmemBytes));
   const dim3 grid(unsigned((a.sq + kBM - 1) / kBM), unsigned(a.hq), unsigned(a.batch));
   flash_attention_hd128_kernel<<<grid, kWarps * 32, kSmemBytes, s>>>(a);
   CUDA_CHECK_LAUNCH();

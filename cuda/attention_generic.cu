@@ -123,7 +123,7 @@ void launch_attention_generic(const AttentionArgs& a, cudaStream_t s) {
   if (a.hd < 1 || a.hd > kMaxD)
     fail("OVIS_BAD_ARGUMENT", "attention: head_dim " + std::to_string(a.hd) + " is outside 1..512 (CUDA backend)");
   if (a.hq > 65535 || a.batch > 65535) fail("OVIS_BAD_ARGUMENT", "attention: too many heads or batch items");
-  dispatch_float(a.tout, [](auto) {});
+  require_float_dtype(a.tout);
   dispatch_float(a.t, [&](auto x) { launch_for_type<decltype(x)>(a, s); });
   CUDA_CHECK_LAUNCH();
 }

@@ -11,13 +11,11 @@ __global__ void axpby_kernel(TX* x, float alpha, const TY* y, float beta, int64_
 
 void launch_axpby(void* x, DType tx, float alpha, const void* y, DType ty, float beta, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      axpby_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), alpha, static_cast<const TY*>(y),
-                                                             beta, n);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    axpby_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), alpha, static_cast<const TY*>(y),
+                                                           beta, n);
   });
   CUDA_CHECK_LAUNCH();
 }

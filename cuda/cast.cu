@@ -11,12 +11,10 @@ __global__ void cast_kernel(const TX* x, TY* y, int64_t n) {
 
 void launch_cast(const void* x, DType tx, void* y, DType ty, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      cast_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y), n);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    cast_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y), n);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -16,7 +16,7 @@ void launch_channel_bias(void* y, DType ty, const void* bias, DType tb, int64_t 
                          cudaStream_t s) {
   const int64_t n = batch * channels * hw;
   if (n == 0) return;
-  dispatch_float(tb, [](auto) {});
+  require_float_dtype(tb);
   dispatch_float(ty, [&](auto a) {
     using TY = decltype(a);
     channel_bias_kernel<TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TY*>(y), bias, tb, channels, hw, n);

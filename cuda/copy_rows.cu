@@ -30,13 +30,11 @@ void launch_copy_rows(const void* src, DType ts, int64_t src_row, int64_t src_of
     copy_rows_bits<<<grid_for(n), kThreads, 0, s>>>(static_cast<const int32_t*>(src), src_row, src_off,
                                                     static_cast<int32_t*>(dst), dst_row, dst_off, width, n);
   } else {
-    dispatch_float(ts, [&](auto a) {
-      dispatch_float(td, [&](auto b) {
-        using TS = decltype(a);
-        using TD = decltype(b);
-        copy_rows_kernel<TS, TD><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TS*>(src), src_row, src_off,
-                                                                   static_cast<TD*>(dst), dst_row, dst_off, width, n);
-      });
+    dispatch_float2(ts, td, [&](auto a, auto b) {
+      using TS = decltype(a);
+      using TD = decltype(b);
+      copy_rows_kernel<TS, TD><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TS*>(src), src_row, src_off,
+                                                                 static_cast<TD*>(dst), dst_row, dst_off, width, n);
     });
   }
   CUDA_CHECK_LAUNCH();

@@ -56,7 +56,8 @@ inline unsigned grid_for(int64_t n, int threads = kThreads) {
   return unsigned(std::min<int64_t>(std::max<int64_t>(b, 1), int64_t(1) << 20));
 }
 
-// Calls f(T{}) with T the C++ type of a float dtype; other dtypes are a bad argument.
+// The one dtype dispatch of the kernels: calls f(T{}) with T the C++ type of a float dtype; other
+// dtypes are a bad argument.
 template <class F> void dispatch_float(DType t, F&& f) {
   switch (t) {
     case DType::F32: f(float{}); return;
@@ -65,5 +66,13 @@ template <class F> void dispatch_float(DType t, F&& f) {
     default: fail("OVIS_BAD_ARGUMENT", std::string("expected a float tensor (f32, f16, bf16), got ") + dtype_name(t));
   }
 }
+
+// Input and output dtypes of one kernel: f(TIn{}, TOut{}) for the 9 float pairs.
+template <class F> void dispatch_float2(DType tin, DType tout, F&& f) {
+  dispatch_float(tin, [&](auto a) { dispatch_float(tout, [&](auto b) { f(a, b); }); });
+}
+
+// Checks that a side operand read through load_any (any float dtype at run time) is a float dtype.
+inline void require_float_dtype(DType t) { dispatch_float(t, [](auto) {}); }
 
 }  // namespace ovis::cuda

@@ -40,6 +40,9 @@ std::shared_ptr<void> DeviceAllocator::allocate(size_t bytes) {
       cudaError_t err = cudaMalloc(&p, size);
       if (err == cudaErrorMemoryAllocation) {
         (void)cudaGetLastError();
+        // Queued kernels may still use cached blocks (they were freed on the host, not on the stream):
+        // finish them before cudaFree returns their memory.
+        (void)cudaDeviceSynchronize();
         release_cached_locked(nullptr);  // errors surface through the retried cudaMalloc
         err = cudaMalloc(&p, size);
       }

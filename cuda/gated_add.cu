@@ -18,14 +18,12 @@ void launch_gated_add(void* x, DType tx, const void* gate, DType tg, const void*
                       int64_t seq, int64_t dim, cudaStream_t s) {
   const int64_t n = batch * seq * dim;
   if (n == 0) return;
-  dispatch_float(tg, [](auto) {});  // validates the gate dtype
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      gated_add_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), gate, tg,
-                                                                 static_cast<const TY*>(y), seq, dim, n);
-    });
+  require_float_dtype(tg);
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    gated_add_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), gate, tg,
+                                                               static_cast<const TY*>(y), seq, dim, n);
   });
   CUDA_CHECK_LAUNCH();
 }

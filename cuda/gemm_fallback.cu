@@ -50,12 +50,10 @@ void launch_gemm_fallback(const GemmArgs& g, cudaStream_t s) {
   if (gy > 65535) fail("OVIS_BAD_ARGUMENT", "gemm fallback: n too large (" + std::to_string(g.n) + ")");
   dim3 grid(unsigned((g.m + kTile - 1) / kTile), unsigned(gy));
   dim3 block(kTile, kTile);
-  dispatch_float(g.ab_type, [&](auto ab) {
+  dispatch_float2(g.ab_type, g.d_type, [&](auto ab, auto dd) {
     using TAB = decltype(ab);
-    dispatch_float(g.d_type, [&](auto dd) {
-      using TD = decltype(dd);
-      gemm_fallback_kernel<TAB, TD><<<grid, block, 0, s>>>(g);
-    });
+    using TD = decltype(dd);
+    gemm_fallback_kernel<TAB, TD><<<grid, block, 0, s>>>(g);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -50,8 +50,9 @@ struct GemmRunner::Plan {
   }
 };
 
-GemmRunner::GemmRunner(const CublasLtApi& api, cudaStream_t stream, std::shared_ptr<DeviceAllocator> alloc)
-    : api_(api), stream_(stream), alloc_(std::move(alloc)) {
+GemmRunner::GemmRunner(const CublasLtApi& api, cudaStream_t stream, std::shared_ptr<DeviceAllocator> alloc,
+                       PathStats& stats)
+    : api_(api), stream_(stream), alloc_(std::move(alloc)), stats_(stats) {
   lt_check(api_.Create(&handle_), "cublasLtCreate");
   workspace_bytes_ = size_t(32) << 20;
   workspace_ = alloc_->allocate(workspace_bytes_);
@@ -118,20 +119,28 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmArgs& g) {
   return ref;
 }
 
+void GemmRunner::run_fallback(const GemmArgs& g, const char* why) {
+  ++stats_.gemm_fallback;
+  // Small problems (tiny tests, k == 0) may take the naive kernel; a model-sized one must not.
+  constexpr double kLargeMacs = double(1 << 24);
+  if (double(g.m) * double(g.n) * double(g.k) >= kLargeMacs) {
+    ++stats_.gemm_fallback_large;
+    log_slow_path_once("GEMM " + std::to_string(g.m) + " x " + std::to_string(g.n) + " x " + std::to_string(g.k) + " (" +
+                       dtype_name(g.ab_type) + " -> " + dtype_name(g.d_type) + ") ran on the naive fallback kernel: " +
+                       why);
+  }
+  launch_gemm_fallback(g, stream_);  // k == 0 gives bias (or zeros); cuBLASLt rejects it
+}
+
 void GemmRunner::run(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
   const bool ok_types = (g.ab_type == DType::F32 && g.d_type == DType::F32) ||
                         ((g.ab_type == DType::BF16 || g.ab_type == DType::F16) &&
                          (g.d_type == g.ab_type || g.d_type == DType::F32));
-  if (!ok_types || g.k == 0) {
-    launch_gemm_fallback(g, stream_);  // k == 0 gives bias (or zeros); cuBLASLt rejects it
-    return;
-  }
+  if (!ok_types || g.k == 0) return run_fallback(g, g.k == 0 ? "k == 0" : "dtype pair not supported by cuBLASLt");
   Plan& p = plan_for(g);
-  if (!p.use_lt) {
-    launch_gemm_fallback(g, stream_);
-    return;
-  }
+  if (!p.use_lt) return run_fallback(g, "cuBLASLt's heuristic found no algorithm");
+  ++stats_.gemm_lt;
   if (g.bias)
     lt_check(api_.MatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias),
              "set BIAS_POINTER");

@@ -12,6 +12,7 @@
 #include "core/tensor.h"
 #include "cublaslt_loader.h"
 #include "device_allocator.h"
+#include "path_stats.h"
 
 namespace ovis::cuda {
 
@@ -31,7 +32,8 @@ struct GemmArgs {
 
 class GemmRunner {
  public:
-  GemmRunner(const CublasLtApi& api, cudaStream_t stream, std::shared_ptr<DeviceAllocator> alloc);
+  // Counts each call's path in `stats` (owned by the backend, outlives the runner).
+  GemmRunner(const CublasLtApi& api, cudaStream_t stream, std::shared_ptr<DeviceAllocator> alloc, PathStats& stats);
   ~GemmRunner();
   GemmRunner(const GemmRunner&) = delete;
   GemmRunner& operator=(const GemmRunner&) = delete;
@@ -43,10 +45,12 @@ class GemmRunner {
   struct Plan;
   using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int, int, uint32_t>;
   Plan& plan_for(const GemmArgs& g);
+  void run_fallback(const GemmArgs& g, const char* why);
 
   const CublasLtApi& api_;
   cudaStream_t stream_;
   std::shared_ptr<DeviceAllocator> alloc_;
+  PathStats& stats_;
   cublasLtHandle_t handle_ = nullptr;
   std::shared_ptr<void> workspace_;
   size_t workspace_bytes_ = 0;

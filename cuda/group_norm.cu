@@ -93,8 +93,8 @@ void launch_group_norm(const void* x, DType tx, const void* w, DType tw, const v
                        cudaStream_t s) {
   const int64_t n = batch * channels * hw;
   if (n == 0) return;
-  dispatch_float(tw, [](auto) {});
-  dispatch_float(tb, [](auto) {});
+  require_float_dtype(tw);
+  require_float_dtype(tb);
   const int64_t cpg = channels / groups, group_elems = cpg * hw, groups_total = batch * groups;
   const int64_t chunks = chunks_per_group(group_elems);
   if (groups_total > 65535) fail("OVIS_BAD_ARGUMENT", "group_norm: batch * groups too large");

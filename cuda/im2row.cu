@@ -24,13 +24,11 @@ void launch_im2row(const void* x, DType tx, void* col, DType tcol, int64_t cin, 
                    int stride, int pad_top, int pad_left, int64_t wo, int64_t p0, int64_t pc, cudaStream_t s) {
   const int64_t n = pc * cin * kh * kw;
   if (n == 0) return;
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(tcol, [&](auto b) {
-      using TX = decltype(a);
-      using TC = decltype(b);
-      im2row_kernel<TX, TC><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TC*>(col), cin, h,
-                                                              w, kh, kw, stride, pad_top, pad_left, wo, p0, pc);
-    });
+  dispatch_float2(tx, tcol, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TC = decltype(b);
+    im2row_kernel<TX, TC><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TC*>(col), cin, h,
+                                                            w, kh, kw, stride, pad_top, pad_left, wo, p0, pc);
   });
   CUDA_CHECK_LAUNCH();
 }

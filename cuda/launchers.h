@@ -60,9 +60,16 @@ struct AttentionArgs {
 };
 // bf16 q/k/v/out, hd == 128, 16-byte aligned pointers: the tensor-core (wmma) flash kernel.
 bool flash_attention_hd128_ok(const AttentionArgs& a);
+// Raises the kernel's dynamic shared memory limit on the current device: once per backend, not per call.
+void prepare_flash_attention_hd128();
 void launch_flash_attention_hd128(const AttentionArgs& a, cudaStream_t s);
 // Any float dtype, hd <= 512: f32 online softmax on CUDA cores.
 void launch_attention_generic(const AttentionArgs& a, cudaStream_t s);
+
+// ---- device ----
+// Throws OVIS_UNAVAILABLE naming the arch when this binary holds no kernel image the current device
+// can run (its arch was not in OVIS_CUDA_ARCHS).
+void require_kernel_image_for(const cudaDeviceProp& prop, int device_index);
 
 // ---- convolution / resampling / layout ----
 // One image x [cin, h, w] -> rows p0..p0+pc of the im2row matrix [P, cin*kh*kw] (P = ho*wo output pixels).

@@ -37,17 +37,15 @@ void launch_layer_norm_mod(const void* x, DType tx, const void* shift, DType tsh
                            void* y, DType ty, int64_t batch, int64_t seq, int64_t dim, float eps, cudaStream_t s) {
   const int64_t rows = batch * seq;
   if (rows == 0 || dim == 0) return;
-  if (shift) dispatch_float(tshift, [](auto) {});
-  if (scale) dispatch_float(tscale, [](auto) {});
+  if (shift) require_float_dtype(tshift);
+  if (scale) require_float_dtype(tscale);
   const dim3 block(32, kRowsPerBlock);
   const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      layer_norm_mod_kernel<TX, TY><<<unsigned(blocks), block, 0, s>>>(
-          static_cast<const TX*>(x), shift, tshift, scale, tscale, static_cast<TY*>(y), rows, seq, dim, eps);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    layer_norm_mod_kernel<TX, TY><<<unsigned(blocks), block, 0, s>>>(
+        static_cast<const TX*>(x), shift, tshift, scale, tscale, static_cast<TY*>(y), rows, seq, dim, eps);
   });
   CUDA_CHECK_LAUNCH();
 }

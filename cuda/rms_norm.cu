@@ -25,17 +25,15 @@ __global__ void rms_norm_kernel(const TX* x, const void* w, DType tw, TY* y, int
 void launch_rms_norm(const void* x, DType tx, const void* w, DType tw, void* y, DType ty, int64_t rows, int64_t dim,
                      float eps, cudaStream_t s) {
   if (rows == 0 || dim == 0) return;
-  dispatch_float(tw, [](auto) {});
+  require_float_dtype(tw);
   const dim3 block(32, kRowsPerBlock);
   const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
   if (blocks > 0x7fffffff) fail("OVIS_BAD_ARGUMENT", "rms_norm: too many rows");
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      rms_norm_kernel<TX, TY><<<unsigned(blocks), block, 0, s>>>(static_cast<const TX*>(x), w, tw,
-                                                                  static_cast<TY*>(y), rows, dim, eps);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    rms_norm_kernel<TX, TY><<<unsigned(blocks), block, 0, s>>>(static_cast<const TX*>(x), w, tw,
+                                                                static_cast<TY*>(y), rows, dim, eps);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -16,13 +16,11 @@ __global__ void swiglu_kernel(const TX* x, TY* y, int64_t rows, int64_t f) {
 
 void launch_swiglu(const void* x, DType tx, void* y, DType ty, int64_t rows, int64_t f, cudaStream_t s) {
   if (rows * f == 0) return;
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      swiglu_kernel<TX, TY><<<grid_for(rows * f), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y),
-                                                                     rows, f);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    swiglu_kernel<TX, TY><<<grid_for(rows * f), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y),
+                                                                   rows, f);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -31,12 +31,10 @@ void launch_transpose_last2(const void* x, DType tx, void* y, DType ty, int64_t 
   if (gm > 65535 || batch > 65535) fail("OVIS_BAD_ARGUMENT", "transpose_last2: shape too large");
   const dim3 grid(unsigned((n + kT - 1) / kT), unsigned(gm), unsigned(batch));
   const dim3 block(kT, 8);
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto bb) {
-      using TX = decltype(a);
-      using TY = decltype(bb);
-      transpose_kernel<TX, TY><<<grid, block, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y), m, n);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto bb) {
+    using TX = decltype(a);
+    using TY = decltype(bb);
+    transpose_kernel<TX, TY><<<grid, block, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y), m, n);
   });
   CUDA_CHECK_LAUNCH();
 }

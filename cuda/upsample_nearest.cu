@@ -17,13 +17,11 @@ void launch_upsample_nearest2x(const void* x, DType tx, void* y, DType ty, int64
                                cudaStream_t s) {
   const int64_t n = planes * 4 * h * w;
   if (n == 0) return;
-  dispatch_float(tx, [&](auto a) {
-    dispatch_float(ty, [&](auto b) {
-      using TX = decltype(a);
-      using TY = decltype(b);
-      upsample_nearest2x_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x),
-                                                                          static_cast<TY*>(y), h, w, n);
-    });
+  dispatch_float2(tx, ty, [&](auto a, auto b) {
+    using TX = decltype(a);
+    using TY = decltype(b);
+    upsample_nearest2x_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x),
+                                                                        static_cast<TY*>(y), h, w, n);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "model/schedule.h"
 #include "core/error.h"
 #include "cuda_backend.h"
 #include "cuda_check.h"
@@ -108,16 +109,6 @@ double dit_flops(const DitConfig& c, int64_t batch, int64_t S) {
 }
 
 // docs/MODEL.md "Schedule" (dynamic shift).
-std::vector<float> schedule(int steps, int64_t image_tokens) {
-  const double mu = 0.5 + (1.15 - 0.5) * double(image_tokens - 256) / (4096 - 256);
-  std::vector<float> sigmas;
-  for (int k = 0; k < steps; ++k) {
-    const double s = steps == 1 ? 1.0 : 1.0 + (1.0 / steps - 1.0) * k / (steps - 1);
-    sigmas.push_back(float(std::exp(mu) / (std::exp(mu) + 1.0 / s - 1.0)));
-  }
-  sigmas.push_back(0.0f);
-  return sigmas;
-}
 
 Tensor host_normal(const Shape& s, float stddev, uint64_t seed) {
   Tensor t = host_f32(s);
@@ -248,7 +239,7 @@ void run_case(Engine& engine, CudaBackend& cb, const Args& a, const Case& c) {
     }
     req.sigmas = {1.0f, 0.0f};
     engine.generate(req, nullptr);  // warm-up: batch-2 plans and cached blocks
-    req.sigmas = schedule(a.steps, L);
+    req.sigmas = flow_match_sigmas(a.steps, L);
     StagePeak peak(cb);
     const auto t0 = Clock::now();
     GenerateResult r = engine.generate(req, nullptr);
@@ -262,11 +253,15 @@ void run_case(Engine& engine, CudaBackend& cb, const Args& a, const Case& c) {
     row("  achieved in the loop", "%.0f TFLOP/s", dit_flops(dc, cfg ? 2 : 1, S) / (per_step * 1e-3) / 1e12);
     row(label + ": VAE decode", "%.1f ms", r.ms_decode);
     row(label + ": total", "%.2f s", total / 1000.0);
+    row("  50-step image, EXTRAPOLATED from " + std::to_string(a.steps) + " steps", "%.2f s",
+        (r.ms_text + 50 * per_step + r.ms_decode) / 1000.0);
     row("  peak allocated during generate", "%.0f MiB", peak.mib_now());
   }
   row("allocator: in use now", "%.0f MiB", mib(cb.allocator().in_use()));
   row("allocator: reserved (in use + cached)", "%.0f MiB", mib(cb.allocator().reserved()));
   row("cudaMemGetInfo: used on the device (all processes)", "%.0f MiB", mib(device_used_bytes()));
+  std::printf("kernel paths so far: %s; slow-path calls: %lld\n", cb.path_counts().c_str(),
+              (long long)cb.slow_path_calls());
 }
 
 }  // namespace

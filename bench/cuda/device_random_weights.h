@@ -36,9 +36,9 @@ inline Tensor device_random_tensor(cuda::CudaBackend& be, const TensorSpec& spec
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> normal(0.f, 1.f);
     for (int64_t i = 0; i < host.numel(); ++i) host.ptr<uint16_t>()[i] = f32_to_bf16(init.mean + init.stddev * normal(rng));
-    return be.upload(host);
+    return be.upload_weight(host);
   }
-  Tensor t = be.alloc(spec.shape, DType::BF16);
+  Tensor t = be.alloc(spec.shape, be.gemm_types(DType::BF16).operand);  // stored as the GEMMs read it
   be.fill_random(t, init.stddev * std::sqrt(3.f), seed);
   return t;
 }
@@ -59,7 +59,7 @@ inline DeviceRandomWeights make_device_random_weights(cuda::CudaBackend& be, con
       CUDA_CHECK(cudaMemcpy(host.data, t.data, t.nbytes(), cudaMemcpyDeviceToHost));
       out.host_copy_bytes += t.nbytes();
       cuda::CudaBackend* backend = &be;  // owned by the engine, which outlives its weights
-      out.loaders[spec.name] = [backend, host] { return backend->upload(host); };
+      out.loaders[spec.name] = [backend, host] { return backend->upload_weight(host); };
     }
     out.tensors[spec.name] = std::move(t);
   }

@@ -19,32 +19,37 @@ class CpuBackend final : public Backend {
   Tensor alloc(const Shape& s, DType t) override;
   Tensor upload(const Tensor& host) override;
   Tensor to_host_f32(const Tensor& t) override;
-  Tensor cast(const Tensor& t, DType to) override;
   // Frees the cached free blocks of large op outputs (cpu/host_block_cache.h).
   void trim() override;
 
-  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) override;
-  Tensor embedding(const Tensor& table, const Tensor& ids) override;
-  Tensor silu(const Tensor& x) override;
-  Tensor swiglu(const Tensor& x) override;
-  void add_(Tensor& x, const Tensor& y) override;
-  void gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) override;
-  void axpby_(Tensor& x, float alpha, const Tensor& y, float beta) override;
-  Tensor layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) override;
-  Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override;
-  Tensor group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu) override;
-  void rope_interleaved_(Tensor& x, const Tensor& cos, const Tensor& sin) override;
-  void rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin) override;
-  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
-                   const Tensor* key_mask) override;
-  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top, int pad_left,
-                int pad_bottom, int pad_right) override;
-  Tensor upsample_nearest2x(const Tensor& x) override;
-  Tensor concat(const Tensor& a, const Tensor& b, int axis) override;
-  Tensor slice(const Tensor& x, int axis, int64_t start, int64_t len) override;
-  Tensor transpose_last2(const Tensor& x) override;
+ protected:
+  Tensor do_cast(const Tensor& t, DType to) override;
+  Tensor do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) override;
+  Tensor do_embedding(const Tensor& table, const Tensor& ids) override;
+  Tensor do_silu(const Tensor& x) override;
+  Tensor do_swiglu(const Tensor& x) override;
+  void do_add_(Tensor& x, const Tensor& y) override;
+  void do_gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) override;
+  void do_axpby_(Tensor& x, float alpha, const Tensor& y, float beta) override;
+  Tensor do_layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) override;
+  Tensor do_rms_norm(const Tensor& x, const Tensor& w, float eps) override;
+  Tensor do_group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu) override;
+  void do_rope_(Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved) override;
+  Tensor do_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                      const Tensor* key_mask) override;
+  Tensor do_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top, int pad_left,
+                   int pad_bottom, int pad_right) override;
+  Tensor do_upsample_nearest2x(const Tensor& x) override;
+  Tensor do_concat(const Tensor& a, const Tensor& b, int axis) override;
+  Tensor do_slice(const Tensor& x, int axis, int64_t start, int64_t len) override;
+  Tensor do_transpose_last2(const Tensor& x) override;
 
  private:
+  // The CPU kernels read f32 activations: t itself when f32, else a converted copy.
+  Tensor f32(const Tensor& t);
+  // Runs an in-place kernel on x as f32, writing the result back when x is f16/bf16.
+  template <class F> void in_place_f32(Tensor& x, F&& kernel);
+
   ThreadPool pool_;
 };
 

@@ -19,7 +19,7 @@ class CountingBackend final : public Backend {
   Tensor alloc(const Shape& s, DType t) override { return inner_->alloc(s, t); }
   Tensor upload(const Tensor& host) override { return inner_->upload(host); }
   Tensor to_host_f32(const Tensor& t) override { return inner_->to_host_f32(t); }
-  Tensor cast(const Tensor& t, DType to) override { return inner_->cast(t, to); }
+  Tensor upload_weight(const Tensor& host) override { return inner_->upload_weight(host); }
   void sync() override {
     ++syncs;
     inner_->sync();
@@ -28,38 +28,43 @@ class CountingBackend final : public Backend {
     ++trims;
     inner_->trim();
   }
-  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) override { return inner_->linear(x, w, bias); }
-  Tensor embedding(const Tensor& table, const Tensor& ids) override { return inner_->embedding(table, ids); }
-  Tensor silu(const Tensor& x) override { return inner_->silu(x); }
-  Tensor swiglu(const Tensor& x) override { return inner_->swiglu(x); }
-  void add_(Tensor& x, const Tensor& y) override { inner_->add_(x, y); }
-  void gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) override { inner_->gated_add_(x, gate, y); }
-  void axpby_(Tensor& x, float alpha, const Tensor& y, float beta) override { inner_->axpby_(x, alpha, y, beta); }
-  Tensor layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) override {
+
+ protected:
+  Tensor do_cast(const Tensor& t, DType to) override { return inner_->cast(t, to); }
+  Tensor do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) override { return inner_->linear(x, w, bias); }
+  Tensor do_embedding(const Tensor& table, const Tensor& ids) override { return inner_->embedding(table, ids); }
+  Tensor do_silu(const Tensor& x) override { return inner_->silu(x); }
+  Tensor do_swiglu(const Tensor& x) override { return inner_->swiglu(x); }
+  void do_add_(Tensor& x, const Tensor& y) override { inner_->add_(x, y); }
+  void do_gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) override { inner_->gated_add_(x, gate, y); }
+  void do_axpby_(Tensor& x, float alpha, const Tensor& y, float beta) override { inner_->axpby_(x, alpha, y, beta); }
+  Tensor do_layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) override {
     return inner_->layer_norm_mod(x, shift, scale, eps);
   }
-  Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) override { return inner_->rms_norm(x, w, eps); }
-  Tensor group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu) override {
+  Tensor do_rms_norm(const Tensor& x, const Tensor& w, float eps) override { return inner_->rms_norm(x, w, eps); }
+  Tensor do_group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu) override {
     return inner_->group_norm(x, w, b, groups, eps, silu);
   }
-  void rope_interleaved_(Tensor& x, const Tensor& cos, const Tensor& sin) override {
-    inner_->rope_interleaved_(x, cos, sin);
+  void do_rope_(Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved) override {
+    if (interleaved)
+      inner_->rope_interleaved_(x, cos, sin);
+    else
+      inner_->rope_half_(x, cos, sin);
   }
-  void rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin) override { inner_->rope_half_(x, cos, sin); }
-  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
-                   const Tensor* key_mask) override {
+  Tensor do_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                      const Tensor* key_mask) override {
     return inner_->attention(q, k, v, scale, causal, key_mask);
   }
-  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top, int pad_left,
-                int pad_bottom, int pad_right) override {
+  Tensor do_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top, int pad_left,
+                   int pad_bottom, int pad_right) override {
     return inner_->conv2d(x, w, bias, stride, pad_top, pad_left, pad_bottom, pad_right);
   }
-  Tensor upsample_nearest2x(const Tensor& x) override { return inner_->upsample_nearest2x(x); }
-  Tensor concat(const Tensor& a, const Tensor& b, int axis) override { return inner_->concat(a, b, axis); }
-  Tensor slice(const Tensor& x, int axis, int64_t start, int64_t len) override {
+  Tensor do_upsample_nearest2x(const Tensor& x) override { return inner_->upsample_nearest2x(x); }
+  Tensor do_concat(const Tensor& a, const Tensor& b, int axis) override { return inner_->concat(a, b, axis); }
+  Tensor do_slice(const Tensor& x, int axis, int64_t start, int64_t len) override {
     return inner_->slice(x, axis, start, len);
   }
-  Tensor transpose_last2(const Tensor& x) override { return inner_->transpose_last2(x); }
+  Tensor do_transpose_last2(const Tensor& x) override { return inner_->transpose_last2(x); }
 
  private:
   std::unique_ptr<Backend> inner_;

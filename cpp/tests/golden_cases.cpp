@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "golden_plan.h"
+#include "model/schedule.h"
 
 namespace ovis::test {
 
@@ -16,16 +17,7 @@ Tensor ids_as_i32(const Tensor& f) {
   return t;
 }
 
-std::vector<float> golden_schedule(int steps, int64_t image_tokens) {
-  const double mu = 0.5 + (1.15 - 0.5) * double(image_tokens - 256) / (4096 - 256);
-  std::vector<float> sigmas;
-  for (int k = 0; k < steps; ++k) {
-    const double s = steps == 1 ? 1.0 : 1.0 + (1.0 / steps - 1.0) * k / (steps - 1);
-    sigmas.push_back(float(std::exp(mu) / (std::exp(mu) + 1.0 / s - 1.0)));
-  }
-  sigmas.push_back(0.0f);
-  return sigmas;
-}
+std::vector<float> golden_schedule(int steps, int64_t image_tokens) { return flow_match_sigmas(steps, image_tokens); }
 
 GoldenPipelineCase golden_pipeline_case(const std::string& name) {
   Json manifest = parse_json(read_text_file(golden_dir() + "/manifest.json"));

@@ -1,9 +1,9 @@
-// AVX2+FMA 6x16 micro-kernel: 12 ymm accumulators, 2 B vectors and 1 A broadcast per k step.
+// AVX2+FMA 6x16 micro-kernel: the shared register tile (fma_tile_avx2.h), 2 B vectors per k step.
 // Compiled with a target attribute so the rest of the binary stays baseline x86-64.
 #include "cpu/gemm/gemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
+#include "cpu/gemm/fma_tile_avx2.h"
 
 namespace ovis::cpu {
 
@@ -14,48 +14,14 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const flo
       _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 15), _MM_HINT_T0);
     }
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  Tile6x16 acc;
+  tile_zero(acc);
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(b);
-    const __m256 b1 = _mm256_load_ps(b + 8);
-    __m256 av;
-    av = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(av, b0, c00);
-    c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(av, b0, c10);
-    c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(av, b0, c20);
-    c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(av, b0, c30);
-    c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(av, b0, c40);
-    c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(av, b0, c50);
-    c51 = _mm256_fmadd_ps(av, b1, c51);
+    tile_fma_step(acc, a, _mm256_load_ps(b), _mm256_load_ps(b + 8));
     a += kMR;
     b += kNR;
   }
-  __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-  for (int r = 0; r < kMR; ++r) {
-    float* cr = c + r * ldc;
-    __m256 v0 = acc[2 * r], v1 = acc[2 * r + 1];
-    if (accumulate) {
-      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));
-      v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr + 8));
-    }
-    _mm256_storeu_ps(cr, v0);
-    _mm256_storeu_ps(cr + 8, v1);
-  }
+  tile_store(acc, c, ldc, accumulate);
 }
 
 }  // namespace ovis::cpu

@@ -1,5 +1,6 @@
 // The CPU implementations of the Backend ops (one file each under cpu/ops/). CpuBackend forwards here.
-// Semantics are those documented in core/backend.h.
+// Semantics are those documented in core/backend.h; arguments were checked by the Backend fronts
+// (core/backend_front.cpp), and activation inputs arrive as f32 (CpuBackend converts others).
 #pragma once
 #include "core/tensor.h"
 
@@ -20,8 +21,7 @@ Tensor op_layer_norm_mod(ThreadPool& pool, const Tensor& x, const Tensor* shift,
 Tensor op_rms_norm(ThreadPool& pool, const Tensor& x, const Tensor& w, float eps);
 Tensor op_group_norm(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps,
                      bool silu);
-void op_rope_interleaved_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin);
-void op_rope_half_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin);
+void op_rope_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved);
 Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
                     const Tensor* key_mask);
 Tensor op_conv2d(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,

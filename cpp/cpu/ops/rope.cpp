@@ -6,17 +6,6 @@
 namespace ovis::cpu {
 
 namespace {
-void check_rope(const char* op, const Tensor& x, const Tensor& cos, const Tensor& sin) {
-  require_f32(x, op, "x");
-  require_f32(cos, op, "cos");
-  require_f32(sin, op, "sin");
-  if (x.shape.rank != 4 || x.shape[3] % 2 != 0) bad_arg(op, "x must be [B, S, H, hd] with even hd, got " + describe(x));
-  const Shape want{x.shape[1], x.shape[3] / 2};
-  if (cos.shape != want || sin.shape != want)
-    bad_arg(op, "cos/sin must be " + want.str() + " for x " + x.shape.str() + ", got " + cos.shape.str() + " and " +
-                    sin.shape.str());
-}
-
 // pair(i) gives the offsets of the two elements rotated by angle index i.
 template <bool kInterleaved>
 void rope(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin) {
@@ -42,14 +31,11 @@ void rope(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin) {
 }
 }  // namespace
 
-void op_rope_interleaved_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin) {
-  check_rope("rope_interleaved_", x, cos, sin);
-  rope<true>(pool, x, cos, sin);
-}
-
-void op_rope_half_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin) {
-  check_rope("rope_half_", x, cos, sin);
-  rope<false>(pool, x, cos, sin);
+void op_rope_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved) {
+  if (interleaved)
+    rope<true>(pool, x, cos, sin);
+  else
+    rope<false>(pool, x, cos, sin);
 }
 
 }  // namespace ovis::cpu

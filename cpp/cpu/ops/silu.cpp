@@ -7,7 +7,6 @@
 namespace ovis::cpu {
 
 Tensor op_silu(ThreadPool& pool, const Tensor& x) {
-  require_f32(x, "silu", "x");
   Tensor y = new_tensor(x.shape);
   pool.parallel_range(x.numel(), 1 << 14,
                       [&](int64_t b, int64_t e) { silu_row(x.ptr<float>() + b, y.ptr<float>() + b, e - b); });

@@ -21,8 +21,6 @@ void transpose_tiles(const T* src, T* dst, int64_t M, int64_t N, int64_t tile_be
 }  // namespace
 
 Tensor op_transpose_last2(ThreadPool& pool, const Tensor& x) {
-  require_host(x, "transpose_last2", "x");
-  if (x.shape.rank < 2) bad_arg("transpose_last2", "x must have rank >= 2, got " + describe(x));
   const int64_t M = x.shape[-2], N = x.shape[-1];
   Shape os = x.shape;
   os[-2] = N;

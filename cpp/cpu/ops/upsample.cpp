@@ -6,8 +6,6 @@
 namespace ovis::cpu {
 
 Tensor op_upsample_nearest2x(ThreadPool& pool, const Tensor& x) {
-  require_f32(x, "upsample_nearest2x", "x");
-  if (x.shape.rank != 4) bad_arg("upsample_nearest2x", "x must be [B, C, H, W], got " + describe(x));
   const int64_t H = x.shape[2], W = x.shape[3];
   Tensor y = new_tensor(Shape{x.shape[0], x.shape[1], 2 * H, 2 * W});
   pool.parallel_range(x.shape[0] * x.shape[1] * H, 16, [&](int64_t b, int64_t e) {

@@ -7,7 +7,8 @@
 // - Weights may be F32, F16 or BF16 (as stored); every op that takes a weight accepts all three.
 // - Ops return fresh tensors unless the name ends in `_`, which writes into its first argument.
 // - Leading dimensions are flattened where an op says "[..., K]".
-// - Every op validates shapes and throws ovis::Error("OVIS_BAD_ARGUMENT", ...) on mismatch.
+// - Every op validates its arguments in one place (the fronts below) and throws
+//   ovis::Error("OVIS_BAD_ARGUMENT", ...) naming the op and the argument on mismatch.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -28,70 +29,112 @@ class Backend {
   // Copies a host tensor (any dtype) to the device, keeping its dtype. On the CPU backend this may
   // return a view of the same memory (weights stay memory-mapped).
   virtual Tensor upload(const Tensor& host) = 0;
+  // Uploads a weight: like upload, but the backend may store it once in the dtype its kernels read
+  // (CUDA: bf16 in bf16 mode, f32 in fp32 mode) so no op converts it per call.
+  virtual Tensor upload_weight(const Tensor& host) { return upload(host); }
   // Copies to a new host F32 tensor (converting from any float dtype).
   virtual Tensor to_host_f32(const Tensor& t) = 0;
   // Converts dtype on the device (F32 <-> BF16 <-> F16). Returns t itself when already of that dtype.
-  virtual Tensor cast(const Tensor& t, DType to) = 0;
+  Tensor cast(const Tensor& t, DType to);
   // Waits for queued work (no-op on the CPU).
   virtual void sync() {}
   // Returns cached free memory (backends keep freed blocks for reuse: CUDA device memory, the CPU's
   // large output blocks) to the driver / OS. Waits for queued work first. Live tensors stay.
   virtual void trim() {}
+  // Calls that took a path a full-size model must not take (CUDA: a large GEMM on the naive kernel,
+  // attention off the flash kernel); tests fail when this is not 0. path_counts() lists every path.
+  virtual int64_t slow_path_calls() const { return 0; }
+  virtual std::string path_counts() const { return ""; }
+
+  // The ops below are non-virtual fronts (core/backend_front.cpp): each checks its arguments once for
+  // every backend (defined, on this backend's device, dtypes, shapes) and then calls the device's
+  // do_* implementation, which may assume valid arguments.
 
   // ---- dense --------------------------------------------------------------------------------
-  // y[..., N] = x[..., K] · w[N, K]^T (+ bias[N]).
-  virtual Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias) = 0;
-  // out[i, :] = table[ids[i], :] for ids (I32) of any shape; out shape = ids.shape + [H].
-  virtual Tensor embedding(const Tensor& table, const Tensor& ids) = 0;
+  // y[..., N] = x[..., K] · w[N, K]^T (+ bias[N]). w: any weight dtype (is_weight_dtype).
+  Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);
+  // out[i, :] = table[ids[i], :] for ids (I32) of any shape (rank <= 5); out shape = ids.shape + [H].
+  Tensor embedding(const Tensor& table, const Tensor& ids);
 
   // ---- elementwise / norms ------------------------------------------------------------------
-  virtual Tensor silu(const Tensor& x) = 0;
+  Tensor silu(const Tensor& x);
   // x[..., 2F] = [up | gate] -> up * silu(gate), shape [..., F].
-  virtual Tensor swiglu(const Tensor& x) = 0;
+  Tensor swiglu(const Tensor& x);
   // x += y (same shape).
-  virtual void add_(Tensor& x, const Tensor& y) = 0;
+  void add_(Tensor& x, const Tensor& y);
   // x[b, s, :] += gate[b, :] * y[b, s, :] for x,y [B, S, D] and gate [B, D] (a row of a larger
   // modulation tensor is fine: gate may be any [B, D] view, see `slice`).
-  virtual void gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) = 0;
-  // x = x * alpha + y * beta (same shape), all in F32 (used for CFG and Euler steps on latents).
-  virtual void axpby_(Tensor& x, float alpha, const Tensor& y, float beta) = 0;
+  void gated_add_(Tensor& x, const Tensor& gate, const Tensor& y);
+  // x = x * alpha + y * beta (same shape), in F32 math (used for CFG and Euler steps on latents).
+  void axpby_(Tensor& x, float alpha, const Tensor& y, float beta);
   // LayerNorm without affine over the last dim D of x [B, S, D], then optional modulation:
-  // out = LN(x) * (1 + scale[b]) + shift[b] with shift, scale [B, D] (both null = plain LN).
-  virtual Tensor layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) = 0;
+  // out = LN(x) * (1 + scale[b]) + shift[b] with shift, scale [B, D] (both null = plain LN, any rank).
+  Tensor layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps);
   // RMSNorm over the last dim d of x [..., d] with weight w [d]: x / sqrt(mean(x^2) + eps) * w.
-  virtual Tensor rms_norm(const Tensor& x, const Tensor& w, float eps) = 0;
+  Tensor rms_norm(const Tensor& x, const Tensor& w, float eps);
   // GroupNorm over x [B, C, H, W] (groups divide C), affine w, b [C]; optional fused SiLU after it.
-  virtual Tensor group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps,
-                            bool silu) = 0;
+  Tensor group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu);
 
   // ---- positions ----------------------------------------------------------------------------
   // Rotary embedding in place on x [B, S, H, hd] with tables cos, sin [S, hd/2] (F32):
   // interleaved: pairs (2i, 2i+1) rotate by angle index i        (MMDiT);
   // half:        pairs (i, i + hd/2) rotate by angle index i      (Qwen3 "rotate_half").
-  virtual void rope_interleaved_(Tensor& x, const Tensor& cos, const Tensor& sin) = 0;
-  virtual void rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin) = 0;
+  void rope_interleaved_(Tensor& x, const Tensor& cos, const Tensor& sin);
+  void rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin);
 
   // ---- attention ----------------------------------------------------------------------------
   // q [B, Sq, Hq, hd], k/v [B, Sk, Hkv, hd] with Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
-  // causal: query i sees keys j <= i (Sq == Sk). key_mask: optional [B, Sk] F32, 0 = masked key.
+  // causal: query i sees keys j <= i (Sq == Sk). key_mask: optional [B, Sk] float, 0 = masked key.
   // A query row whose keys are all masked gives zeros. Returns [B, Sq, Hq, hd].
-  virtual Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
-                           const Tensor* key_mask) = 0;
+  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                   const Tensor* key_mask);
 
   // ---- convolution / resampling (NCHW) ------------------------------------------------------
   // x [B, Cin, H, W], w [Cout, Cin, kh, kw], bias [Cout] or null; zero padding (top, left, bottom, right).
-  virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
-                        int pad_left, int pad_bottom, int pad_right) = 0;
-  virtual Tensor upsample_nearest2x(const Tensor& x) = 0;  // [B, C, H, W] -> [B, C, 2H, 2W]
+  Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top, int pad_left,
+                int pad_bottom, int pad_right);
+  Tensor upsample_nearest2x(const Tensor& x);  // [B, C, H, W] -> [B, C, 2H, 2W]
 
   // ---- layout -------------------------------------------------------------------------------
-  // Concatenates a and b along `axis` (all other dims equal).
-  virtual Tensor concat(const Tensor& a, const Tensor& b, int axis) = 0;
+  // Concatenates a and b (same dtype) along `axis` (all other dims equal).
+  Tensor concat(const Tensor& a, const Tensor& b, int axis);
   // Copies x[..., start:start+len, ...] along `axis`.
-  virtual Tensor slice(const Tensor& x, int axis, int64_t start, int64_t len) = 0;
-  // Swaps the last two dims of x [B, M, N] -> [B, N, M] (NCHW <-> token-major for the VAE attention).
-  virtual Tensor transpose_last2(const Tensor& x) = 0;
+  Tensor slice(const Tensor& x, int axis, int64_t start, int64_t len);
+  // Swaps the last two dims of x [..., M, N] -> [..., N, M] (NCHW <-> token-major for the VAE attention).
+  Tensor transpose_last2(const Tensor& x);
+
+ protected:
+  // Per-device implementations, called by the fronts above with checked arguments. `axis` arguments
+  // arrive normalised (0 <= axis < rank).
+  virtual Tensor do_cast(const Tensor& t, DType to) = 0;
+  virtual Tensor do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) = 0;
+  virtual Tensor do_embedding(const Tensor& table, const Tensor& ids) = 0;
+  virtual Tensor do_silu(const Tensor& x) = 0;
+  virtual Tensor do_swiglu(const Tensor& x) = 0;
+  virtual void do_add_(Tensor& x, const Tensor& y) = 0;
+  virtual void do_gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) = 0;
+  virtual void do_axpby_(Tensor& x, float alpha, const Tensor& y, float beta) = 0;
+  virtual Tensor do_layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) = 0;
+  virtual Tensor do_rms_norm(const Tensor& x, const Tensor& w, float eps) = 0;
+  virtual Tensor do_group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps,
+                               bool silu) = 0;
+  virtual void do_rope_(Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved) = 0;
+  virtual Tensor do_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                              const Tensor* key_mask) = 0;
+  virtual Tensor do_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
+                           int pad_left, int pad_bottom, int pad_right) = 0;
+  virtual Tensor do_upsample_nearest2x(const Tensor& x) = 0;
+  virtual Tensor do_concat(const Tensor& a, const Tensor& b, int axis) = 0;
+  virtual Tensor do_slice(const Tensor& x, int axis, int64_t start, int64_t len) = 0;
+  virtual Tensor do_transpose_last2(const Tensor& x) = 0;
+
+ private:
+  void rope_front(Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved, const char* op);
 };
+
+// The dtypes `linear`, `conv2d` and `embedding` accept for their weights: the one list a new weight
+// dtype (e.g. a quantized block type) is added to.
+bool is_weight_dtype(DType t);
 
 struct BackendOptions {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N"

@@ -108,7 +108,7 @@ WeightStore::WeightStore(const WeightPlan& plan, Backend& backend) {
     std::vector<std::shared_ptr<MappedFile>> own(files.size());
     for (const PlanPiece& p : t.pieces)
       if (p.file >= 0 && size_t(p.file) < files.size()) own[size_t(p.file)] = files[size_t(p.file)];
-    Loader load = [t, own, &backend] { return backend.upload(assemble_host_tensor(t, own)); };
+    Loader load = [t, own, &backend] { return backend.upload_weight(assemble_host_tensor(t, own)); };
     tensors_[t.name] = load_tensor(load, t.name, t.shape);
     loaders_[t.name] = std::move(load);
   }

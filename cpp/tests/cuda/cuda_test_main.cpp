@@ -1,6 +1,8 @@
 // ovis_cuda_tests runner: the CUDA-vs-CPU op tests (test_cuda_ops.cpp) and the golden parity tests on
 // the CUDA backend (test_cuda_golden.cpp), registered with tests/testing.h's TEST.
-// Usage: ovis_cuda_tests [--quick] [--list] [--device cpu] [FILTER...]
+// Usage: ovis_cuda_tests [--quick] [--list] [--device cpu] [FILTER...]  |  ovis_cuda_tests --probe
+//   --probe  prints the CUDA driver version and each device's name and arch (CUDA runtime, no
+//            nvidia-smi needed); exits 3 when there is no usable GPU.
 //   --quick  small shapes only;  FILTER  run the tests whose name contains any FILTER (all when none);
 //   --device cpu  golden tests on the CPU backend (checks the tests without a GPU).
 // Without a CUDA device it prints "no CUDA device: skipped" and exits 0.
@@ -10,6 +12,8 @@
 #include <exception>
 #include <string>
 #include <vector>
+
+#include <cuda_runtime.h>
 
 #include "core/backend.h"
 #include "cuda_test_options.h"
@@ -22,7 +26,27 @@ Options& options() {
 }
 }  // namespace ovis_cuda_test
 
+namespace {
+int probe() {
+  int driver = 0, n = 0;
+  const cudaError_t e1 = cudaDriverGetVersion(&driver);
+  const cudaError_t e2 = cudaGetDeviceCount(&n);
+  if (e1 != cudaSuccess || driver == 0 || e2 != cudaSuccess || n == 0) {
+    std::printf("no GPU: %s\n", e2 != cudaSuccess ? cudaGetErrorString(e2) : "no CUDA driver or no device");
+    return 3;
+  }
+  std::printf("driver: CUDA %d.%d\n", driver / 1000, (driver % 1000) / 10);
+  for (int i = 0; i < n; ++i) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
+    std::printf("device %d: %s, sm_%d%d, %.1f GiB\n", i, p.name, p.major, p.minor, double(p.totalGlobalMem) / (1 << 30));
+  }
+  return 0;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::strcmp(argv[1], "--probe") == 0) return probe();
   std::vector<std::string> filters;
   bool list = false;
   for (int i = 1; i < argc; ++i) {
