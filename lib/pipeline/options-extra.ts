@@ -3,7 +3,7 @@
  * checks that involve several options. Spread into generateOptionsSchema (options.ts).
  */
 import { z } from 'zod';
-import { img2imgStartIndex, isInitImageInput, type InitImageInput } from './init-image.js';
+import { DEFAULT_STRENGTH, img2imgStartIndex, isInitImageInput, type InitImageInput } from './init-image.js';
 
 /** Largest `count`: images of one call. */
 export const MAX_COUNT = 64;
@@ -41,7 +41,7 @@ export function refineExtraOptions(o: ExtraOptions, ctx: z.RefinementCtx): void 
     ctx.addIssue({ code: 'custom', path: ['strength'], message: "needs 'image' (strength is for image-to-image)" });
   }
   if (o.image !== undefined) {
-    const strength = o.strength ?? 0.6;
+    const strength = o.strength ?? DEFAULT_STRENGTH;
     const start = img2imgStartIndex(o.steps, strength);
     if (o.steps - start < 1) {
       ctx.addIssue({
