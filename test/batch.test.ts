@@ -101,7 +101,7 @@ describe('batches from the CLI', () => {
     const r = cli(args(5, 2, 'b.png').filter((a) => a !== '-q'));
     expect(r.code).toBe(0);
     // One batch: one progress line per step for both images.
-    expect(r.stderr.split('\n').filter((l) => /step \d+\/\d+/.test(l))).toEqual([1, 2, 3].map((k) => expect.stringContaining(`[2 images] step ${k}/3`)));
+    expect(r.stderr.split('\n').filter((l) => /step \d+\/\d+/.test(l))).toEqual([1, 2, 3].map((k) => expect.stringContaining(`[1-2/2] step ${k}/3`)));
     expect(r.stdout).toBe(`${path.join(dir, 'b-1.png')}\tseed=5\n${path.join(dir, 'b-2.png')}\tseed=6\n`);
     expect(cli(args(6, 1, 'single.png')).code).toBe(0);
     const a = decodePng(readFileSync(path.join(dir, 'b-2.png'))).data;
