@@ -31,9 +31,9 @@ const options = (c: Img2ImgCase) => ({
   strength: c.strength,
 });
 
-function expectGoldenImage(png: Buffer, id: string): void {
+function expectGoldenImage(png: Uint8Array, id: string): void {
   const expected = decodePng(readFileSync(golden(`img2img/${id}/image.png`)));
-  const got = decodePng(png);
+  const got = decodePng(Buffer.from(png));
   expect([got.width, got.height]).toEqual([expected.width, expected.height]);
   if (TEST_DEVICE.precision === 'bf16') expect(relErr(got.data, expected.data)).toBeLessThanOrEqual(3e-2);
   else expect(closeShare(got.data, expected.data)).toBeGreaterThanOrEqual(0.999);
@@ -61,7 +61,7 @@ describe(`image-to-image (${TEST_DEVICE.label})`, () => {
     expect(relErr(r.latents, io.get('final_latents_packed')!.data)).toBeLessThanOrEqual(LATENT_BOUND);
     const png = await r.toPNG();
     expectGoldenImage(png, 'i1');
-    expect(decodePng(png).text.strength).toBe('0.6');
+    expect(decodePng(Buffer.from(png)).text.strength).toBe('0.6');
   });
 
   it('i2 from RGB8 pixels with an explicit size', async () => {
