@@ -15,3 +15,5 @@ export type { OvisErrorCode, ModelLoadErrorCode, HubErrorCode } from './errors.j
 export { downloadModel, DEFAULT_MODEL_ID } from './hub/index.js';
 export type { DownloadModelOptions } from './hub/index.js';
 export type { BackendInfo } from './native/backend-info.js';
+export type { InitImageInput } from './pipeline/init-image.js';
+export type { PreviewMode } from './pipeline/preview.js';

@@ -10,12 +10,14 @@ import { abortErrorOf, anySignal, throwIfAborted } from './pipeline/abort.js';
 import { EventChannel } from './pipeline/event-channel.js';
 import { loadPipelineParts } from './pipeline/load-parts.js';
 import { checkModelSource, type ModelSource } from './pipeline/model-source.js';
-import { parseGenerateOptions, parseLoadOptions, type ResolvedGenerateOptions } from './pipeline/options.js';
+import { parseLoadOptions, type ResolvedGenerateOptions } from './pipeline/options.js';
+import { parseGenerateInput } from './pipeline/generate-input.js';
+import { previewImages } from './pipeline/preview.js';
 import type { PipelineParts } from './pipeline/parts.js';
 import type { GenerateOptions, LoadOptions, StepEvent } from './pipeline/public-options.js';
 import { buildRequest } from './pipeline/request.js';
 import type { GenerateResult } from './pipeline/public-result.js';
-import { buildResult } from './pipeline/result.js';
+import { buildResults } from './pipeline/result.js';
 import { randomSeed } from './pipeline/rng.js';
 import type { NativeGenerateRequest, NativeStepEvent } from '../types/native.js';
 import type { BackendInfo } from './native/backend-info.js';
@@ -100,14 +102,18 @@ export class OvisImage implements AsyncDisposable {
    * OvisError('OVIS_INVALID_OPTIONS') on bad options, AbortError when `signal` fires at any time before
    * the result (the model stays usable), OvisError('OVIS_DISPOSED') after dispose().
    */
-  generate(options: GenerateOptions): Promise<GenerateResult> {
+  generate(options: GenerateOptions & { count: number }): Promise<GenerateResult[]>;
+  generate(options: GenerateOptions): Promise<GenerateResult>;
+  /** With `count` (even 1) it resolves to an array of results, image i from seed + i. */
+  generate(options: GenerateOptions): Promise<GenerateResult | GenerateResult[]> {
     let job: Job;
     try {
       job = this.prepare(options);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.execute(job, { signal: job.options.signal, onStep: job.options.onStep });
+    const results = this.execute(job, { signal: job.options.signal, onStep: job.options.onStep });
+    return job.options.count === undefined ? results.then((r) => r[0]!) : results;
   }
 
   /**
@@ -137,8 +143,8 @@ export class OvisImage implements AsyncDisposable {
           },
         };
         this.execute(job, hooks).then(
-          (result) => {
-            channel.push({ type: 'result', result });
+          (results) => {
+            for (const result of results) channel.push({ type: 'result', result });
             channel.end();
           },
           (error: unknown) => channel.fail(error),
@@ -168,10 +174,10 @@ export class OvisImage implements AsyncDisposable {
   /** Synchronous: checks the options and copies every input, so later changes by the caller do nothing. */
   private prepare(options: GenerateOptions): Job {
     this.throwIfDisposed();
-    const o = parseGenerateOptions(options);
+    const { options: o, initImage } = parseGenerateInput(options);
     throwIfAborted(o.signal);
     const seed = o.noise ? null : BigInt(o.seed ?? randomSeed());
-    const { request, promptTruncated } = buildRequest(o, seed, this.parts);
+    const { request, promptTruncated } = buildRequest(o, seed, this.parts, initImage);
     return { options: o, seed, request, promptTruncated };
   }
 
@@ -179,12 +185,17 @@ export class OvisImage implements AsyncDisposable {
    * Queues the job on the engine, synchronously: its place in the queue and its abort listener exist
    * when generate() returns, so an abort at any later moment reaches it.
    */
-  private async execute(job: Job, hooks: RunHooks): Promise<GenerateResult> {
+  private async execute(job: Job, hooks: RunHooks): Promise<GenerateResult[]> {
     let started = performance.now();
     const onStep = (e: NativeStepEvent): void => {
       if (hooks.signal?.aborted) return; // the run is being cancelled: no more progress
       const event: StepEvent = { step: e.step, steps: e.steps, sigma: e.sigma, elapsedMs: performance.now() - started };
       if (e.latents) event.latents = e.latents;
+      if (e.preview) {
+        const previews = previewImages(e.preview);
+        event.preview = previews[0]!;
+        if (job.options.count !== undefined) event.previews = previews;
+      }
       hooks.onStep?.(event);
     };
     const out = await this.parts.engine.generate(job.request, onStep, {
@@ -193,6 +204,6 @@ export class OvisImage implements AsyncDisposable {
     });
     // The engine finished, but the signal fired before the caller got the result: it wins.
     if (hooks.signal?.aborted) throw abortErrorOf(hooks.signal);
-    return buildResult({ options: job.options, seed: job.seed, promptTruncated: job.promptTruncated, modelName: this.parts.modelName, started }, out);
+    return buildResults({ options: job.options, seed: job.seed, promptTruncated: job.promptTruncated, modelName: this.parts.modelName, started }, out);
   }
 }

@@ -66,17 +66,18 @@ export class FakeEngine implements NativeEngine {
       }
     }
     this.log.push(`end ${id}`);
-    // The "image": the first 3 noise channels upsampled, so the output depends on the noise.
+    // The "image" of each batch item: its first 3 noise channels upsampled, so the output depends on the noise.
+    const B = req.noiseShape[0]!;
     const H = h * 8;
     const W = w * 8;
-    const data = new Float32Array(3 * H * W);
-    for (let ch = 0; ch < 3; ch++)
-      for (let y = 0; y < H; y++)
-        for (let x = 0; x < W; x++) data[(ch * H + y) * W + x] = req.noise[(ch * h + (y >> 3)) * w + (x >> 3)]!;
-    void c;
+    const data = new Float32Array(B * 3 * H * W);
+    for (let b = 0; b < B; b++)
+      for (let ch = 0; ch < 3; ch++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) data[((b * 3 + ch) * H + y) * W + x] = req.noise[((b * c + ch) * h + (y >> 3)) * w + (x >> 3)]!;
     return {
-      image: { data, shape: [1, 3, H, W] },
-      latents: { data: new Float32Array(L * 64), shape: [1, L, 64] },
+      image: { data, shape: [B, 3, H, W] },
+      latents: { data: new Float32Array(B * L * 64), shape: [B, L, 64] },
       promptEmbeds: { data: new Float32Array(0), shape: [0] },
       msText: 1,
       msDenoise: 2,

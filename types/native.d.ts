@@ -28,8 +28,13 @@ export interface NativeStepEvent {
   step: number;
   steps: number;
   sigma: number;
-  /** Packed latents [1, L, 64], only when `reportLatents` was set. */
+  /** Packed latents [B, L, 64], only when `reportLatents` was set. */
   latents?: Float32Array;
+  /**
+   * Only on preview steps: [B, 3, h, w] in [-1, 1] like `image`; 'latent' previews are 1/8 of the
+   * image's size, 'vae' previews full size.
+   */
+  preview?: NativeTensor;
 }
 
 export interface NativeGenerateRequest {
@@ -40,16 +45,25 @@ export interface NativeGenerateRequest {
   /** Token count T of each prompt (ids.length === T). */
   tokens: number;
   dropPrefix: number;
-  /** Initial noise [1, C, H/8, W/8]. */
+  /** Initial noise [B, C, H/8, W/8]: B images denoised as one batch. */
   noise: Float32Array;
   noiseShape: number[];
   sigmas: Float32Array;
   guidance: number;
   reportLatents: boolean;
+  /** Image-to-image: the start image [1, 3, H, W] in [0, 1] (H, W = 8 × the noise's), with `strength` in (0, 1]. */
+  initImage?: Float32Array;
+  strength?: number;
+  /** Previews on the step events: 'latent' (latent → RGB projection) or 'vae' (x̂0 decoded); default 'none'. */
+  preview?: 'none' | 'latent' | 'vae';
+  /** Previews on steps where step % previewEvery === 0 (default 1). */
+  previewEvery?: number;
+  /** Images per MMDiT call (0 or left out: chosen from an activation estimate). */
+  maxBatch?: number;
 }
 
 export interface NativeGenerateResult {
-  /** [1, 3, H, W] in [-1, 1]. */
+  /** [B, 3, H, W] in [-1, 1]. */
   image: NativeTensor;
   latents: NativeTensor;
   promptEmbeds: NativeTensor;

@@ -37,6 +37,27 @@ Napi::Value optional_arg(const Napi::CallbackInfo& info, size_t i) {
   return i < info.Length() ? info[i] : info.Env().Undefined();
 }
 
+// The optional image-to-image, preview and batching fields of a generate request.
+void read_img2img_and_preview(const Napi::Object& req, const Shape& noise_shape, GenerateRequest& r) {
+  Napi::Value image = req.Get("initImage");
+  if (!image.IsUndefined()) {
+    const Shape shape{1, 3, 8 * noise_shape[2], 8 * noise_shape[3]};
+    r.init_image = read_f32(image, shape, "request.initImage");
+    r.strength = read_number(req.Get("strength"), "request.strength");
+  }
+  Napi::Value preview = req.Get("preview");
+  if (!preview.IsUndefined()) {
+    const std::string kind = read_string(preview, "request.preview");
+    if (kind == "latent") r.preview = PreviewKind::Latent;
+    else if (kind == "vae") r.preview = PreviewKind::Vae;
+    else if (kind != "none") fail("OVIS_BAD_ARGUMENT", "request.preview must be 'none', 'latent' or 'vae', got '" + kind + "'");
+  }
+  Napi::Value every = req.Get("previewEvery");
+  if (!every.IsUndefined()) r.preview_every = read_int(every, 1, 1 << 20, "request.previewEvery");
+  Napi::Value max_batch = req.Get("maxBatch");
+  if (!max_batch.IsUndefined()) r.max_batch = read_int(max_batch, 0, 1 << 20, "request.maxBatch");
+}
+
 // The request object of generate(), checked and copied (JS thread).
 GenerateRequest read_generate_request(const Napi::Object& req) {
   GenerateRequest r;
@@ -51,14 +72,15 @@ GenerateRequest read_generate_request(const Napi::Object& req) {
   }
   r.drop_prefix = read_int(req.Get("dropPrefix"), 0, tokens - 1, "request.dropPrefix");
   const Shape noise_shape = read_shape(req.Get("noiseShape"), "request.noiseShape");
-  if (noise_shape.rank != 4 || noise_shape[0] != 1) {
-    fail("OVIS_BAD_ARGUMENT", "request.noiseShape must be [1, C, H/8, W/8], got " + noise_shape.str());
+  if (noise_shape.rank != 4) {
+    fail("OVIS_BAD_ARGUMENT", "request.noiseShape must be [B, C, H/8, W/8], got " + noise_shape.str());
   }
   r.noise = read_f32(req.Get("noise"), noise_shape, "request.noise");
   r.sigmas = read_f32_vector(req.Get("sigmas"), 2, "request.sigmas");
   r.guidance = float(read_number(req.Get("guidance"), "request.guidance"));
   Napi::Value report = req.Get("reportLatents");
   r.report_latents = report.IsUndefined() ? false : read_bool(report, "request.reportLatents");
+  read_img2img_and_preview(req, noise_shape, r);
   return r;
 }
 
@@ -69,12 +91,15 @@ MakeValue step_event_value(const StepInfo& s) {
     latents = host_f32(s.latents->shape);
     convert_to_f32(s.latents->data, s.latents->dtype, latents.ptr<float>(), size_t(latents.numel()));
   }
-  return [step = s.step, steps = s.steps, sigma = s.sigma, latents](Napi::Env env) -> Napi::Value {
+  Tensor preview;
+  if (s.preview != nullptr && s.preview->defined()) preview = *s.preview;  // a fresh host tensor per step
+  return [step = s.step, steps = s.steps, sigma = s.sigma, latents, preview](Napi::Env env) -> Napi::Value {
     Napi::Object e = Napi::Object::New(env);
     e.Set("step", Napi::Number::New(env, step));
     e.Set("steps", Napi::Number::New(env, steps));
     e.Set("sigma", Napi::Number::New(env, sigma));
     if (latents.defined()) e.Set("latents", to_js_array(env, latents));
+    if (preview.defined()) e.Set("preview", to_js_tensor(env, preview));
     return e;
   };
 }

@@ -1,6 +1,7 @@
 // Engine: owns the backend, the weights and the three networks; validates inputs at its boundary.
 #include "engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -9,6 +10,8 @@
 #include "core/error.h"
 #include "core/finite.h"
 #include "io/weights.h"
+#include "model/img2img.h"
+#include "model/latent_preview.h"
 #include "model/mmdit.h"
 #include "model/qwen3.h"
 #include "model/sampler.h"
@@ -31,6 +34,8 @@ struct Engine::Impl {
   std::unique_ptr<VaeEncoder> encoder;
 
   void init(const ModelConfig& m, const EngineOptions& options);
+  // Image host F32 [1, 3, H, W] in [0, 1] -> its latents [1, C, H/8, W/8]: posterior mean, shifted and scaled.
+  Tensor image_latents(Engine& engine, const Tensor& image01, const CancelFlag* cancel);
 
   const Qwen3& need_text() const {
     if (!text) fail("OVIS_BAD_WEIGHTS", "the weight plan has no text encoder (no te.* config)");
@@ -295,6 +300,71 @@ void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const
   if (logvar) *logvar = lv;
 }
 
+namespace {
+
+// Packed latents host F32 [B, L, 4C] -> images host F32 [B, 3, 8h, 8w]: unscaled, unshifted and decoded
+// one image at a time (bounded memory; each image decodes as it would alone).
+Tensor decode_packed(Backend& be, const VaeDecoder& dec, const VaeConfig& vc, const Tensor& packed, int64_t h,
+                     int64_t w, const CancelFlag* cancel) {
+  Tensor z = unpack_latents(packed, vc.latent_channels, h, w);
+  for (int64_t i = 0; i < z.numel(); ++i) z.ptr<float>()[i] = z.ptr<float>()[i] / vc.scaling_factor + vc.shift_factor;
+  const int64_t B = z.shape[0];
+  Tensor images;
+  for (int64_t b = 0; b < B; ++b) {
+    check_cancel(cancel);
+    const Shape one_shape{1, z.shape[1], h, w};
+    Tensor zb = host_view(z.ptr<float>() + b * one_shape.numel(), one_shape, DType::F32);
+    Tensor one = be.to_host_f32(dec.forward(be, be.upload(zb), cancel));
+    if (B == 1) return one;
+    if (!images.defined()) images = host_f32({B, one.shape[1], one.shape[2], one.shape[3]});
+    std::copy(one.ptr<float>(), one.ptr<float>() + one.numel(), images.ptr<float>() + b * one.numel());
+  }
+  return images;
+}
+
+void check_generate_request(const GenerateRequest& req, const DitConfig& dc, const VaeConfig& vc) {
+  OVIS_CHECK_ARG(std::isfinite(req.guidance), "guidance must be a finite number");
+  OVIS_CHECK_ARG(req.sigmas.size() >= 2, "sigmas must hold steps + 1 values (at least 2), got " +
+                                             std::to_string(req.sigmas.size()));
+  for (float s : req.sigmas) OVIS_CHECK_ARG(std::isfinite(s), "sigmas must be finite");
+  const int64_t lat = vc.latent_channels;
+  const std::string noise_shape = "[B, " + std::to_string(lat) + ", H/8, W/8] with even H/8 and W/8";
+  require_host(req.noise, DType::F32, "noise", noise_shape);
+  OVIS_CHECK_ARG(req.noise.shape.rank == 4 && req.noise.shape[0] > 0 && req.noise.shape[1] == lat &&
+                     req.noise.shape[2] > 0 && req.noise.shape[3] > 0 && req.noise.shape[2] % 2 == 0 &&
+                     req.noise.shape[3] % 2 == 0,
+                 "noise must be " + noise_shape + ", got " + req.noise.shape.str());
+  OVIS_CHECK_ARG(4 * lat == dc.in_channels, "the transformer takes " + std::to_string(dc.in_channels) +
+                                                " channels, 2x2 patches of the VAE latent give " + std::to_string(4 * lat));
+  OVIS_CHECK_ARG(all_finite(req.noise), "noise holds non-finite values");
+  OVIS_CHECK_ARG(req.preview_every >= 1, "preview_every must be >= 1, got " + std::to_string(req.preview_every));
+  OVIS_CHECK_ARG(req.max_batch >= 0, "max_batch must be >= 0, got " + std::to_string(req.max_batch));
+  if (!req.init_image.defined()) return;
+  const int steps = int(req.sigmas.size()) - 1;
+  const int start = img2img_start_index(steps, req.strength);
+  OVIS_CHECK_ARG(start < steps, "strength " + std::to_string(req.strength) + " with " + std::to_string(steps) +
+                                    " steps leaves no denoising step (int(steps - steps * strength) = " +
+                                    std::to_string(start) + ")");
+  const Shape image_shape{1, vc.in_channels, 8 * req.noise.shape[2], 8 * req.noise.shape[3]};
+  require_host(req.init_image, DType::F32, "init_image", image_shape.str());
+  OVIS_CHECK_ARG(req.init_image.shape == image_shape,
+                 "init_image must be " + image_shape.str() + " (the noise's size), got " + req.init_image.shape.str());
+  OVIS_CHECK_ARG(all_finite(req.init_image), "init_image holds non-finite values");
+}
+
+}  // namespace
+
+Tensor Engine::Impl::image_latents(Engine& engine, const Tensor& image01, const CancelFlag* cancel) {
+  Tensor image = host_f32(image01.shape);
+  for (int64_t i = 0; i < image.numel(); ++i) image.ptr<float>()[i] = 2.0f * image01.ptr<float>()[i] - 1.0f;
+  Tensor mean;
+  engine.vae_encode(image, &mean, nullptr, cancel);
+  const VaeConfig& vc = plan.vae;
+  for (int64_t i = 0; i < mean.numel(); ++i)
+    mean.ptr<float>()[i] = (mean.ptr<float>()[i] - vc.shift_factor) * vc.scaling_factor;
+  return mean;
+}
+
 GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& on_step, const CancelFlag* cancel) {
   const MMDiT& dit = impl_->need_dit();
   const VaeDecoder& dec = impl_->need_decoder();
@@ -303,22 +373,9 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   const VaeConfig& vc = impl_->plan.vae;
   Backend& be = *impl_->be;
   const bool cfg = req.guidance > 1.0f;
-
-  // ---- validate everything before any work ----
-  OVIS_CHECK_ARG(std::isfinite(req.guidance), "guidance must be a finite number");
-  OVIS_CHECK_ARG(req.sigmas.size() >= 2, "sigmas must hold steps + 1 values (at least 2), got " +
-                                             std::to_string(req.sigmas.size()));
-  for (float s : req.sigmas) OVIS_CHECK_ARG(std::isfinite(s), "sigmas must be finite");
-  const int64_t lat = vc.latent_channels;
-  const std::string noise_shape = "[1, " + std::to_string(lat) + ", H/8, W/8] with even H/8 and W/8";
-  require_host(req.noise, DType::F32, "noise", noise_shape);
-  OVIS_CHECK_ARG(req.noise.shape.rank == 4 && req.noise.shape[0] == 1 && req.noise.shape[1] == lat &&
-                     req.noise.shape[2] > 0 && req.noise.shape[3] > 0 && req.noise.shape[2] % 2 == 0 &&
-                     req.noise.shape[3] % 2 == 0,
-                 "noise must be " + noise_shape + ", got " + req.noise.shape.str());
-  OVIS_CHECK_ARG(4 * lat == dc.in_channels, "the transformer takes " + std::to_string(dc.in_channels) +
-                                                " channels, 2x2 patches of the VAE latent give " + std::to_string(4 * lat));
-  OVIS_CHECK_ARG(all_finite(req.noise), "noise holds non-finite values");
+  check_generate_request(req, dc, vc);  // everything before any work
+  if (req.init_image.defined() && !impl_->encoder)
+    fail("OVIS_BAD_WEIGHTS", "image-to-image needs the VAE encoder, and the VAE weights have none (vae.enc.* tensors missing)");
 
   GenerateResult result;
   auto t0 = Clock::now();
@@ -360,41 +417,57 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   be.sync();
   result.ms_text = ms_since(t0);
 
-  // ---- denoise ----
+  // ---- start point: the noise, or (image-to-image) the noised image latents ----
   t0 = Clock::now();
   const int64_t h = req.noise.shape[2], w = req.noise.shape[3];
+  SamplerInputs in;
+  in.sigmas = req.sigmas;
+  Tensor start = req.noise;
+  if (req.init_image.defined()) {
+    const int first = img2img_start_index(int(req.sigmas.size()) - 1, req.strength);
+    in.sigmas.erase(in.sigmas.begin(), in.sigmas.begin() + first);
+    start = img2img_start_latents(req.noise, impl_->image_latents(*this, req.init_image, cancel), in.sigmas[0]);
+  }
+
+  // ---- denoise ----
   const int64_t T = result.prompt_embeds.shape[1];
   const int n_axes = int(dc.axes_dims.size());
   RopeTables rope = dit.rope(be, text_position_ids(T, n_axes), image_position_ids(h / 2, w / 2, n_axes));
-  SamplerInputs in;
-  in.x = be.upload(pack_latents(req.noise));
+  in.x = be.upload(pack_latents(start));
   in.ctx = be.upload(result.prompt_embeds);
   if (cfg) in.ctx_neg = be.upload(result.negative_embeds);
-  in.sigmas = req.sigmas;
   in.guidance = req.guidance;
+  in.max_batch = req.max_batch > 0 ? req.max_batch : max_batch_for(dc, T + (h / 2) * (w / 2), cfg);
+  in.x0_every = req.preview == PreviewKind::Vae ? req.preview_every : 0;
   // The latents come to the host after every step (L x 64 floats: 1 MB at 1024x1024) to catch
   // NaN/Inf at the step that made them, not as a black image at the end.
-  in.report_latents = true;
-  const StepCallback checked_step = [&](const StepInfo& info) {
-    if (const char* kind = first_non_finite(*info.latents))
-      fail("OVIS_NON_FINITE", std::string("latents became ") + kind + " at step " + std::to_string(info.step) +
-                                  " of " + std::to_string(info.steps) + ": the MMDiT output is not finite" +
-                                  kNonFiniteHint);
+  const SamplerHook hook = [&](const SamplerStep& s) {
+    Tensor latents = be.to_host_f32(*s.x);
+    if (const char* kind = first_non_finite(latents))
+      fail("OVIS_NON_FINITE", std::string("latents became ") + kind + " at step " + std::to_string(s.step) + " of " +
+                                  std::to_string(s.steps) + ": the MMDiT output is not finite" + kNonFiniteHint);
     if (!on_step) return;
-    StepInfo out = info;
-    if (!req.report_latents) out.latents = nullptr;
-    on_step(out);
+    StepInfo info;
+    info.step = s.step;
+    info.steps = s.steps;
+    info.sigma = s.sigma;
+    if (req.report_latents) info.latents = &latents;
+    Tensor preview;
+    if (req.preview != PreviewKind::None && s.step % req.preview_every == 0) {
+      preview = req.preview == PreviewKind::Latent ? latent_rgb_preview(latents, h, w)
+                                                   : decode_packed(be, dec, vc, be.to_host_f32(*s.x0), h, w, cancel);
+      info.preview = &preview;
+    }
+    on_step(info);
   };
-  Tensor x = euler_sample(be, dit, in, rope, checked_step, cancel);
+  Tensor x = euler_sample(be, dit, in, rope, hook, cancel);
   result.latents = be.to_host_f32(x);
   result.ms_denoise = ms_since(t0);
 
   // ---- decode ----
   check_cancel(cancel);
   t0 = Clock::now();
-  Tensor z = unpack_latents(result.latents, lat, h, w);
-  for (int64_t i = 0; i < z.numel(); ++i) z.ptr<float>()[i] = z.ptr<float>()[i] / vc.scaling_factor + vc.shift_factor;
-  result.image = be.to_host_f32(dec.forward(be, be.upload(z), cancel));
+  result.image = decode_packed(be, dec, vc, result.latents, h, w, cancel);
   require_finite(result.image, "the VAE decoder output");
   result.ms_decode = ms_since(t0);
   return result;

@@ -33,28 +33,43 @@ using CancelFlag = std::atomic<bool>;
 
 struct StepInfo {
   int step = 0;          // 1-based step just finished
-  int steps = 0;
+  int steps = 0;         // denoising steps of this run (image-to-image: fewer than the schedule's)
   float sigma = 0;       // sigma at the start of that step
-  const Tensor* latents = nullptr;  // host F32 [1, L, 64] packed, only when requested
+  const Tensor* latents = nullptr;  // host F32 [B, L, 64] packed, only when requested
+  // Only on preview steps: host F32 [B, 3, h, w], in [-1, 1] like the decoded image ('latent': the
+  // latents projected to RGB at 1/8 size; 'vae': x̂0 = x − σ·v decoded at full size).
+  const Tensor* preview = nullptr;
 };
 using StepCallback = std::function<void(const StepInfo&)>;
+
+enum class PreviewKind { None, Latent, Vae };
 
 struct GenerateRequest {
   Tensor ids, mask;          // host I32 [1, T]: the prompt
   Tensor neg_ids, neg_mask;  // host I32 [1, T]: the negative prompt (used when guidance > 1)
   int drop_prefix = 28;      // text-encoder rows dropped (the fixed template prefix)
-  Tensor noise;              // host F32 [1, C, H/8, W/8]
+  // host F32 [B, C, H/8, W/8]: B images denoised together (one MMDiT batch per step, 2B with CFG).
+  Tensor noise;
   std::vector<float> sigmas; // steps + 1 values, last 0
   float guidance = 5.0f;
   bool report_latents = false;
+  // Image-to-image (MODEL.md): host F32 [1, 3, H, W] in [0, 1], encoded with the VAE (posterior mean);
+  // the schedule is entered at int(N − N·strength), strength in (0, 1]. Undefined: text-to-image.
+  Tensor init_image;
+  double strength = 1.0;
+  PreviewKind preview = PreviewKind::None;
+  int preview_every = 1;     // previews on steps where step % preview_every == 0
+  // Images per MMDiT call; a larger batch runs as several calls per step. 0: chosen from an estimate
+  // of the activations (max_batch_for).
+  int max_batch = 0;
   // Optional precomputed conditioning, host F32 [1, T', Ctx] (already masked, prefix dropped). When
   // defined it is used instead of encoding ids/mask (neg_ids/neg_mask): reuse across calls, tests.
   Tensor prompt_embeds, negative_embeds;
 };
 
 struct GenerateResult {
-  Tensor image;              // host F32 [1, 3, H, W] in [-1, 1] (VAE output, not clamped)
-  Tensor latents;            // host F32 [1, L, 4C] final packed latents
+  Tensor image;              // host F32 [B, 3, H, W] in [-1, 1] (VAE output, not clamped)
+  Tensor latents;            // host F32 [B, L, 4C] final packed latents
   Tensor prompt_embeds;      // host F32 [1, T - drop_prefix, Ctx]
   Tensor negative_embeds;    // same, or undefined without CFG
   double ms_text = 0, ms_denoise = 0, ms_decode = 0;

@@ -193,7 +193,7 @@ TEST(engine_bad_arguments) {
   GenerateRequest req;
   req.ids = ids, req.mask = mask, req.guidance = 1.0f, req.sigmas = {1.0f, 0.0f};
   req.noise = host_f32({1, 16, 3, 4});
-  expect([&] { e.generate(req, nullptr); }, "[1, 16, H/8, W/8]");
+  expect([&] { e.generate(req, nullptr); }, "[B, 16, H/8, W/8]");
   req.noise = ovis_test::random_tensor({1, 16, 2, 2}, DType::F32, 3);
   req.sigmas = {1.0f};
   expect([&] { e.generate(req, nullptr); }, "steps + 1");

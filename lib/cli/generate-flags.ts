@@ -7,12 +7,13 @@ import { MAX_SEED } from '../pipeline/rng.js';
 import { OvisError } from '../errors.js';
 import { readNoiseFile } from '../pipeline/tensor-file.js';
 import { toFlagError, type TypedValues } from './flag-names.js';
+import { readImageFlags, type ImageFlagOptions, type ImageFlagValues } from './generate-extras.js';
 import { intFlag, numberFlag } from './flag-values.js';
 import { flagError, UsageError } from './usage-error.js';
 
 export const MAX_COUNT = 10_000;
 
-export interface GenerateFlags {
+export interface GenerateFlags extends ImageFlagValues {
   prompt: string;
   negative?: string;
   width?: string;
@@ -30,7 +31,9 @@ export interface GenerateFlags {
   textEncoderWeights?: string;
 }
 
-export type ImageOptions = Pick<Required<GenerateOptions>, 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidanceScale'> & { noise?: Float32Array };
+export type ImageOptions = Pick<Required<GenerateOptions>, 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidanceScale'> & {
+  noise?: Float32Array;
+} & ImageFlagOptions;
 
 export interface GeneratePlan {
   count: number;
@@ -46,20 +49,24 @@ export async function parseGenerateFlags(f: GenerateFlags, randomSeed: () => big
   if (f.noise !== undefined && f.seed !== undefined) throw new UsageError('--seed and --noise cannot be used together: the noise file replaces the noise a seed makes');
   if (f.noise !== undefined && count > 1) throw new UsageError('--noise gives the noise of one image: it cannot be combined with --count > 1');
   const noise = f.noise === undefined ? undefined : await readNoise(f.noise);
+  const typed = typedValues(f);
+  const extra = await readImageFlags(f).catch((err: unknown) => {
+    throw toFlagError(err, typed);
+  });
   const image: ImageOptions = {
     prompt: f.prompt,
     negativePrompt: f.negative ?? '',
-    width: intFlag(f.width) ?? noise?.width ?? 1024,
-    height: intFlag(f.height) ?? noise?.height ?? 1024,
+    width: intFlag(f.width) ?? noise?.width ?? extra.size?.width ?? 1024,
+    height: intFlag(f.height) ?? noise?.height ?? extra.size?.height ?? 1024,
     steps: intFlag(f.steps) ?? 50,
     guidanceScale: numberFlag(f.guidance) ?? 5.0,
     ...(noise ? { noise: noise.data } : {}),
+    ...extra.options,
   };
   const sized = Number.isInteger(image.width) && Number.isInteger(image.height);
   if (noise && sized && (noise.width !== image.width || noise.height !== image.height)) {
     throw new UsageError(`--noise ${f.noise}: shape [${noise.shape.join(', ')}] is for ${noise.width}×${noise.height}, not ${image.width}×${image.height}`);
   }
-  const typed = typedValues(f);
   check(() => parseGenerateOptions(image), typed);
   const firstSeed = noise ? undefined : f.seed === undefined ? randomSeed() : parseSeed(f.seed, count);
   return { count, firstSeed, image, load: parseLoadFlags(f, typed) };
@@ -96,6 +103,9 @@ function typedValues(f: GenerateFlags): TypedValues {
     guidanceScale: f.guidance,
     seed: f.seed,
     noise: f.noise,
+    image: f.initImage,
+    strength: f.strength,
+    previewEvery: f.previewEvery,
     device: f.device,
     threads: f.threads,
     precision: f.precision,

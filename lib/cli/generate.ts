@@ -15,6 +15,8 @@ import { addModelOptions, localModel, modelFromOptions, type ModelOptionValues }
 import { prepareOutputs, writeOutput, type OutputTarget } from './output-file.js';
 import { createDownloadReporter, createLoadProgress, createStepProgress } from './progress.js';
 import { warnIfPromptTooLong } from './prompt-check.js';
+import { addImageFlags, preparePreview, previewFileWriter } from './generate-extras.js';
+import { MAX_COUNT as MAX_BATCH } from '../pipeline/options-extra.js';
 
 export { outputPaths } from './output-file.js';
 
@@ -39,7 +41,7 @@ const defaultDeps = (): GenerateCommandDeps => ({
 
 export function registerGenerateCommand(program: Command, deps: Partial<GenerateCommandDeps> = {}): Command {
   const command = program.command('generate').description('generate images from a text prompt and write them as PNG or JPEG files');
-  return addModelOptions(command)
+  return addImageFlags(addModelOptions(command))
     .requiredOption('-p, --prompt <text>', 'what to draw')
     .option('-n, --negative <text>', 'negative prompt (default: empty)')
     .option('--width <px>', 'image width, a multiple of 16 (default: 1024)')
@@ -48,7 +50,7 @@ export function registerGenerateCommand(program: Command, deps: Partial<Generate
     .option('--guidance <g>', 'classifier-free guidance scale; <= 1 turns it off (default: 5.0)')
     .option('--seed <s>', 'seed in [0, 2^64 - 1]; image i of --count uses seed + i (default: random)')
     .option('--noise <file>', 'safetensors file with one tensor "noise" [1, 16, H/8, W/8] used instead of a seed')
-    .option('--count <k>', 'how many images (default: 1)')
+    .option('--count <k>', 'how many images, denoised in batches of up to 64 (default: 1)')
     .option('-o, --output <file>', 'output image: .png or .jpg/.jpeg; with --count K: name-1.png ... name-K.png', 'ovis-image.png')
     .option('--device <device>', 'auto, cpu, cuda or cuda:N (default: auto)')
     .option('--threads <n>', 'CPU threads, 0 = all cores (default: 0)')
@@ -68,10 +70,11 @@ export async function runGenerate(opts: GenerateCommandOptions, modelSource: Mod
   // Usage errors and unwritable outputs fail now, not after minutes of loading and denoising.
   const plan = await parseGenerateFlags(opts, randomSeed);
   const outputs = await prepareOutputs(opts.output, plan.count);
+  const preview = await preparePreview(opts.preview);
   await withInterrupt(async (signal) => {
     const model = await loadModel(opts, modelSource, plan, deps, signal);
     try {
-      await generateAll(model, plan, outputs, opts.quiet === true, deps, signal);
+      await generateAll(model, plan, { outputs, preview }, opts.quiet === true, deps, signal);
     } finally {
       await model.dispose();
     }
@@ -100,20 +103,34 @@ async function loadModel(opts: GenerateCommandOptions, source: ModelSource, plan
   }
 }
 
-async function generateAll(model: OvisImage, plan: GeneratePlan, outputs: OutputTarget[], quiet: boolean, deps: GenerateCommandDeps, signal: AbortSignal): Promise<void> {
-  for (let i = 0; i < plan.count; i++) {
-    const seed = plan.firstSeed === undefined ? undefined : (plan.firstSeed + BigInt(i)) & MAX_SEED;
-    const progress = createStepProgress(deps.stderr, quiet, plan.count > 1 ? `[${i + 1}/${plan.count}] ` : '');
-    let result;
+/** The images of --count in batches of up to MAX_BATCH (one generate call each: one MMDiT batch per step). */
+async function generateAll(
+  model: OvisImage,
+  plan: GeneratePlan,
+  files: { outputs: OutputTarget[]; preview: OutputTarget | undefined },
+  quiet: boolean,
+  deps: GenerateCommandDeps,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let start = 0; start < plan.count; start += MAX_BATCH) {
+    const count = Math.min(MAX_BATCH, plan.count - start);
+    const seed = plan.firstSeed === undefined ? undefined : (plan.firstSeed + BigInt(start)) & MAX_SEED;
+    const label = count > 1 ? `${start + 1}-${start + count}` : `${start + 1}`;
+    const progress = createStepProgress(deps.stderr, quiet, plan.count > 1 ? `[${label}/${plan.count}] ` : '');
+    const previews = previewFileWriter(files.preview, progress.onStep);
+    let results;
     try {
-      result = await model.generate({ ...plan.image, ...(seed !== undefined ? { seed } : {}), signal, onStep: progress.onStep });
+      results = await model.generate({ ...plan.image, ...(seed !== undefined ? { seed } : {}), count, signal, onStep: previews.onStep });
     } finally {
       progress.stop();
+      await previews.flush();
     }
-    const out = outputs[i]!;
-    const bytes = await encodeImage(result, out.format);
-    signal.throwIfAborted();
-    await writeOutput(out, bytes);
-    deps.stdout.write(`${out.shown}\tseed=${result.seed === null ? 'custom-noise' : String(result.seed)}\n`);
+    for (const [i, result] of results.entries()) {
+      const out = files.outputs[start + i]!;
+      const bytes = await encodeImage(result, out.format);
+      signal.throwIfAborted();
+      await writeOutput(out, bytes);
+      deps.stdout.write(`${out.shown}\tseed=${result.seed === null ? 'custom-noise' : String(result.seed)}\n`);
+    }
   }
 }

@@ -10,6 +10,7 @@ import { describeValue } from './describe-value.js';
 import { MAX_PROMPT_CHARS } from '../tokenizer/limits.js';
 import { WEIGHT_TYPES } from '../model/plan-quantize.js';
 import { MAX_SEED } from './rng.js';
+import { extraGenerateFields, refineExtraOptions } from './options-extra.js';
 
 export type { GenerateOptions, LoadOptions, LoadProgress, StepEvent } from './public-options.js';
 
@@ -83,8 +84,10 @@ export const generateOptionsSchema = z
     signal: z.custom<AbortSignal>(isSignal, { error: 'must be an AbortSignal' }).optional(),
     onStep: z.custom<(e: StepEvent) => void>(isFunction, { error: 'must be a function' }).optional(),
     reportLatents: z.boolean({ error: 'must be a boolean' }).default(false),
+    ...extraGenerateFields,
   })
   .superRefine((o, ctx) => {
+    refineExtraOptions(o, ctx);
     if (!o.noise) return;
     if (o.seed !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['seed'], message: "cannot be combined with 'noise' (the noise replaces the seeded draw; leave one out)", params: SAYS_FOUND });

@@ -5,6 +5,7 @@
  */
 import type { DownloadProgress } from '../hub/progress.js';
 import type { Device } from '../native/engine-limits.js';
+import type { RgbImage } from './png.js';
 
 export type { Device } from '../native/engine-limits.js';
 export type { DownloadProgress } from '../hub/progress.js';
@@ -73,8 +74,12 @@ export interface StepEvent {
   sigma: number;
   /** Milliseconds since the generation started (text encoding included). */
   elapsedMs: number;
-  /** Packed latents [1, L, 64] after this step; only with `reportLatents`. */
+  /** Packed latents [count, L, 64] after this step; only with `reportLatents`. */
   latents?: Float32Array;
+  /** With `preview`, on every `previewEvery`-th step: the image forming (the first one of a batch). */
+  preview?: RgbImage;
+  /** With `preview` and `count`: one preview per image. */
+  previews?: RgbImage[];
 }
 
 /** Options of OvisImage#generate and #stream. */
@@ -107,4 +112,18 @@ export interface GenerateOptions {
   onStep?: (event: StepEvent) => void;
   /** Put the packed latents into every StepEvent (debugging, previews); default false. */
   reportLatents?: boolean;
+  /**
+   * Image-to-image: the start image, RGB8 `{ width, height, data }` or the bytes of a PNG or JPEG file.
+   * Without `width`/`height` the output takes its size rounded down to multiples of 16; another size is
+   * reached with a Lanczos-3 resize.
+   */
+  image?: RgbImage | Uint8Array;
+  /** Image-to-image: in (0, 1], default 0.6; the schedule is entered at int(steps − steps·strength). */
+  strength?: number;
+  /** Previews on step events: false (default), 'latent' (1/8 size, nearly free) or 'vae' (x̂0 decoded, full size). */
+  preview?: false | 'latent' | 'vae';
+  /** Previews on steps where step % previewEvery === 0; default 1. */
+  previewEvery?: number;
+  /** Images of one call, in [1, 64] (seeds seed … seed + count − 1), denoised as one batch; generate then resolves to an array. */
+  count?: number;
 }

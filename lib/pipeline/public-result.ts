@@ -23,6 +23,12 @@ export interface UsedGenerateOptions {
   /** As given; the seed actually used is GenerateResult#seed. */
   seed?: number | bigint | undefined;
   reportLatents: boolean;
+  /** Image-to-image only: the strength used. */
+  strength?: number | undefined;
+  preview: false | 'latent' | 'vae';
+  previewEvery: number;
+  /** As given. */
+  count?: number | undefined;
 }
 
 export interface GenerateResult {

@@ -1,6 +1,9 @@
 /** What a generation returns: the image, how it was made, and its PNG with the parameters in it. */
 import type { NativeGenerateResult } from '../../types/native.js';
+import { batchItem } from './batch.js';
+import { DEFAULT_STRENGTH } from './init-image.js';
 import { toRgb8 } from './image.js';
+import { MAX_SEED } from './rng.js';
 import type { ResolvedGenerateOptions } from './options.js';
 import { encodePng } from './png.js';
 import type { GenerateResult, UsedGenerateOptions } from './public-result.js';
@@ -17,24 +20,31 @@ export interface ResultInput {
   started: number;
 }
 
-export function buildResult(input: ResultInput, out: NativeGenerateResult): GenerateResult {
-  const { noise: _n, signal: _s, onStep: _o, ...rest } = input.options;
-  const used: UsedGenerateOptions = rest;
-  const image = toRgb8(out.image.data, used.width, used.height);
-  const text = pngText(used, input.seed, input.modelName);
-  return {
-    image,
-    seed: input.seed,
-    timings: { textMs: out.msText, denoiseMs: out.msDenoise, decodeMs: out.msDecode, totalMs: performance.now() - input.started },
-    promptTruncated: input.promptTruncated,
-    latents: out.latents.data,
-    options: used,
-    toPNG: () => encodePng(image, text),
-  };
+/** One result per image of the batch (image b from seed + b). */
+export function buildResults(input: ResultInput, out: NativeGenerateResult): GenerateResult[] {
+  const { noise: _n, signal: _s, onStep: _o, image: initImage, ...rest } = input.options;
+  // Image-to-image: the strength as used; the start image itself is left out.
+  const used: UsedGenerateOptions = initImage === undefined ? rest : { ...rest, strength: rest.strength ?? DEFAULT_STRENGTH };
+  const timings = { textMs: out.msText, denoiseMs: out.msDenoise, decodeMs: out.msDecode, totalMs: performance.now() - input.started };
+  return Array.from({ length: out.image.shape[0]! }, (_, b): GenerateResult => {
+    const image = toRgb8(batchItem(out.image, b), used.width, used.height);
+    const seed = input.seed === null ? null : (input.seed + BigInt(b)) & MAX_SEED;
+    const text = pngText(used, seed, input.modelName);
+    return {
+      image,
+      seed,
+      timings,
+      promptTruncated: input.promptTruncated,
+      latents: batchItem(out.latents, b).slice(),
+      options: used,
+      toPNG: () => encodePng(image, text),
+    };
+  });
 }
 
 function pngText(o: UsedGenerateOptions, seed: bigint | null, model: string): Record<string, string> {
   return {
+    ...(o.strength !== undefined ? { strength: String(o.strength) } : {}),
     prompt: o.prompt,
     negative_prompt: o.negativePrompt,
     steps: String(o.steps),

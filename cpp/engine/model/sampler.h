@@ -1,5 +1,6 @@
 // Latent packing, position ids and the Euler flow-matching loop with classifier-free guidance.
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "core/backend.h"
@@ -20,17 +21,33 @@ Tensor text_position_ids(int64_t tokens, int n_axes);
 Tensor image_position_ids(int64_t rows, int64_t cols, int n_axes);
 
 struct SamplerInputs {
-  Tensor x;                 // backend F32 [1, L, in]: packed initial noise
-  Tensor ctx, ctx_neg;      // backend [1, T, context_dim]; ctx_neg used only when guidance > 1
+  Tensor x;                 // backend F32 [B, L, in]: packed start latents of B images
+  Tensor ctx, ctx_neg;      // backend [1, T, context_dim], shared by the B images; ctx_neg used only when guidance > 1
   std::vector<float> sigmas;
   float guidance = 1.0f;
-  bool report_latents = false;
+  int max_batch = 0;        // images per MMDiT call (0: all B in one call)
+  int x0_every = 0;         // compute x̂0 on steps where step % x0_every == 0 (0: never)
 };
 
-// Runs the loop: v = MMDiT(x, ctx, sigma_k) (with CFG, cond and uncond as one batch of 2 and
-// v = v_neg + g (v - v_neg)), x += (sigma_{k+1} - sigma_k) v. Returns the final packed latents
-// (backend F32 [1, L, in]). Calls on_step after every step; checks `cancel` between steps and blocks.
+// What the loop hands out after each step (backend tensors, valid during the call only).
+struct SamplerStep {
+  int step = 0, steps = 0;  // 1-based step just finished, and the loop's step count
+  float sigma = 0;          // sigma at the start of that step
+  const Tensor* x = nullptr;   // F32 [B, L, in] after the step
+  const Tensor* x0 = nullptr;  // F32 [B, L, in], x̂0 = x_k − σ_k·v (the clean-image prediction), on x0 steps only
+};
+using SamplerHook = std::function<void(const SamplerStep&)>;
+
+// Runs the loop: v = MMDiT(x, ctx, sigma_k) (with CFG, cond and uncond as one batch of 2B and
+// v = v_neg + g (v - v_neg)), x += (sigma_{k+1} - sigma_k) v. The B images go through the MMDiT
+// together, in calls of at most max_batch images. Returns the final packed latents (backend F32
+// [B, L, in]). Calls on_step after every step; checks `cancel` between steps and blocks.
 Tensor euler_sample(Backend& be, const MMDiT& dit, const SamplerInputs& in, const RopeTables& rope,
-                    const StepCallback& on_step, const CancelFlag* cancel);
+                    const SamplerHook& on_step, const CancelFlag* cancel);
+
+// Images per MMDiT call that keep the estimated activations of one call under a fixed budget
+// (kBatchActivationBudget): at least 1. tokens = text + image tokens of one image.
+constexpr double kBatchActivationBudget = 6.0 * (1 << 30);
+int max_batch_for(const DitConfig& config, int64_t tokens, bool cfg);
 
 }  // namespace ovis
