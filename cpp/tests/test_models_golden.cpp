@@ -229,6 +229,9 @@ TEST(engine_missing_tensor_is_named) {
                                  [](const PlanTensor& t) { return t.name.rfind("vae.enc.", 0) == 0; }),
                   p.tensors.end());
   Engine decode_only(p, EngineOptions{});
-  CHECK(decode_only.vae_decode(host_f32({1, 16, 1, 1})).shape == Shape({1, 3, 8, 8}));
-  CHECK_THROWS_CODE(decode_only.vae_encode(host_f32({1, 3, 8, 8}), nullptr, nullptr), "OVIS_BAD_WEIGHTS");
+  Tensor z = host_f32({1, 16, 1, 1}), image = host_f32({1, 3, 8, 8});  // uninitialised: fill them
+  std::fill(z.ptr<float>(), z.ptr<float>() + z.numel(), 0.25f);
+  std::fill(image.ptr<float>(), image.ptr<float>() + image.numel(), 0.5f);
+  CHECK(decode_only.vae_decode(z).shape == Shape({1, 3, 8, 8}));
+  CHECK_THROWS_CODE(decode_only.vae_encode(image, nullptr, nullptr), "OVIS_BAD_WEIGHTS");
 }
