@@ -39,7 +39,7 @@ describe('native binding exports', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(OvisError);
       expect((e as OvisError).code).toBe('OVIS_UNAVAILABLE');
-      expect((e as OvisError).message).toMatch(/prebuilds:cuda/);
+      expect((e as OvisError).message).toMatch(/npm run build:cuda/);
       return;
     }
     expect(b.backends()).toContain('cuda');
