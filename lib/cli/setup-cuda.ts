@@ -7,7 +7,7 @@ import { setupCublas, type SetupProgress } from '../cuda-libs/index.js';
 import { createDownloadProgressBar } from './download.js';
 
 interface SetupCudaOptions {
-  version?: string;
+  cublasVersion?: string;
   wheel?: string;
   force?: boolean;
   progress: boolean;
@@ -37,7 +37,7 @@ export function registerSetupCommand(program: Command): Command {
   setup
     .command('cuda')
     .description("download NVIDIA's cuBLAS for CUDA 13 (the nvidia-cublas wheel, ~500 MB) into the ovis-image cache for the CUDA backend")
-    .option('--version <v>', 'an exact nvidia-cublas version (default: the newest 13.x on the index)')
+    .option('--cublas-version <v>', 'an exact nvidia-cublas version, e.g. 13.1.1.3 (default: the newest 13.x on the index)')
     .option('--wheel <file>', 'install from an nvidia-cublas wheel already downloaded (no network)')
     .option('--force', 'fetch again even when the cache has cuBLAS already')
     .option('--no-progress', 'no progress output')
@@ -46,7 +46,7 @@ export function registerSetupCommand(program: Command): Command {
       const reporter = progressReporter(options.progress);
       try {
         const r = await setupCublas({
-          ...(options.version ? { version: options.version } : {}),
+          ...(options.cublasVersion ? { version: options.cublasVersion } : {}),
           ...(options.wheel ? { wheel: options.wheel } : {}),
           ...(options.force ? { force: true } : {}),
           onProgress: reporter.onProgress,

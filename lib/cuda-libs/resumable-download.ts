@@ -8,7 +8,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { OvisError } from '../errors.js';
+import { AbortError, OvisError } from '../errors.js';
 
 export interface DownloadJob {
   url: string;
@@ -39,6 +39,17 @@ async function fetchRest(job: DownloadJob, part: string): Promise<{ res: Respons
   return { res, offset: res.status === 206 ? have : 0 };
 }
 
+const WRITE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
+/** A transfer that stopped: disk errors pass through, an abort is an AbortError, the rest is the network's. */
+function brokenOff(err: unknown, job: DownloadJob, bytes: number): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && WRITE_CODES.has(code)) return err;
+  if (job.signal?.aborted) return new AbortError('setup cuda was aborted; run it again to resume', { cause: err });
+  const why = (err as { cause?: { code?: string; message?: string } }).cause?.code ?? (err as Error).message;
+  return new OvisError('CUDA_SETUP_NETWORK', `the download of ${job.url} broke off after ${bytes} bytes (${why}); run the command again: it resumes where it stopped`, { cause: err });
+}
+
 /** Resolves to the finished file (job.file); the partial download is `${job.file}.part`. */
 export async function downloadResumable(job: DownloadJob): Promise<string> {
   const part = `${job.file}.part`;
@@ -57,7 +68,11 @@ export async function downloadResumable(job: DownloadJob): Promise<string> {
     });
     job.onProgress?.(bytes, Number.isFinite(total) ? total : bytes);
     const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    await pipeline(body, count, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' }), { signal: job.signal });
+    try {
+      await pipeline(body, count, createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' }), { signal: job.signal });
+    } catch (err) {
+      throw brokenOff(err, job, bytes);
+    }
   }
   const actual = await sha256File(part);
   if (actual !== job.sha256) {
