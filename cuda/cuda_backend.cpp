@@ -593,6 +593,9 @@ std::unique_ptr<Backend> create_cuda_backend(int device_index, bool fp32) {
     (void)cudaGetLastError();
     int driver = 0;
     (void)cudaDriverGetVersion(&driver);
+    if (err == cudaErrorInsufficientDriver && driver == 0)
+      fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: no NVIDIA driver was found; install NVIDIA driver R580 or "
+                               "newer (CUDA 13), or use device 'cpu'");
     if (err == cudaErrorInsufficientDriver)
       fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: the NVIDIA driver supports CUDA " +
                                    std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +

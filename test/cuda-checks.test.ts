@@ -48,6 +48,8 @@ describe('driverProblem', () => {
   it('says when there is no driver at all, and nothing when the driver is new enough', () => {
     expect(driverProblem(info({ driverVersion: 0, error: 'cudaErrorNoDevice' }))).toBeUndefined();
     expect(driverProblem(info({ driverVersion: 0, error: 'cudaErrorInitializationError' }))).toMatch(/no NVIDIA driver was found .*R580/);
+    // No libcuda at all: the static runtime says "insufficient driver" with version 0.
+    expect(driverProblem(info({ driverVersion: 0, error: 'cudaErrorInsufficientDriver' }))).toMatch(/^no NVIDIA driver was found \(cudaErrorInsufficientDriver\)/);
     expect(driverProblem(info({ driverVersion: 13010 }))).toBeUndefined();
   });
 });

@@ -95,5 +95,10 @@ export interface NativeBinding {
   backends(): string[];
   /** CUDA devices visible (0 without CUDA). */
   cudaDeviceCount(): number;
+  /**
+   * The driver's CUDA version, the GPUs and the archs compiled in (cuda/cuda_info.h); undefined in a
+   * CPU-only build, absent from addons built before it existed.
+   */
+  cudaInfo?(): import('../lib/native/cuda-checks.js').CudaInfo | undefined;
   version: string;
 }

@@ -33,11 +33,12 @@ export function cudaVersionText(v: number): string {
 export function driverProblem(info: CudaInfo): string | undefined {
   const needed = Math.floor(info.runtimeVersion / 1000) * 1000 || 13000;
   const update = `install NVIDIA driver ${DRIVER_NEEDED} or newer (https://www.nvidia.com/drivers)`;
+  // Without libcuda at all, the runtime reports cudaErrorInsufficientDriver and driver version 0.
+  if (info.driverVersion === 0 && info.error !== '' && info.error !== 'cudaErrorNoDevice') {
+    return `no NVIDIA driver was found (${info.error}): on a machine with an NVIDIA GPU, ${update}; here, use device 'cpu'`;
+  }
   if (info.error === 'cudaErrorInsufficientDriver' || (info.driverVersion > 0 && info.driverVersion < needed)) {
     return `the NVIDIA driver supports CUDA ${cudaVersionText(info.driverVersion)} only, and this build needs CUDA ${cudaVersionText(needed)}: ${update}`;
-  }
-  if (info.driverVersion === 0 && info.error !== '' && info.error !== 'cudaErrorNoDevice') {
-    return `no NVIDIA driver was found (${info.error}): ${update}, or use device 'cpu'`;
   }
   return undefined;
 }
