@@ -99,6 +99,14 @@ export interface NativeBinding {
    * The driver's CUDA version, the GPUs and the archs compiled in (cuda/cuda_info.h); undefined in a
    * CPU-only build, absent from addons built before it existed.
    */
-  cudaInfo?(): import('../lib/native/cuda-checks.js').CudaInfo | undefined;
+  cudaInfo?():
+    | {
+        driverVersion: number;
+        runtimeVersion: number;
+        archs: string;
+        error: string;
+        devices: { name: string; major: number; minor: number; totalMemory: number }[];
+      }
+    | undefined;
   version: string;
 }
