@@ -97,6 +97,8 @@ echo "$doctor"
 grep -q "^cpu addon .*$app/node_modules/ovis-image/prebuilds/linux-x64/.*(prebuilt): loads" <<<"$doctor" || { echo "doctor does not show the prebuilt CPU addon loading" >&2; exit 1; }
 if [ $cuda -eq 1 ]; then
   grep -q "^cuda addon .*$app/node_modules/ovis-image/prebuilds-cuda/linux-x64/ovis_image.node (CUDA runtime 13" <<<"$doctor" || { echo "doctor does not show the shipped CUDA addon" >&2; exit 1; }
+  # The arch list the addon was compiled with (what cudaInfo() reports; cuobjdump above checks the code itself when present).
+  grep -q "code for 80-real,86-real,89-real,90a-real,100-real,120)" <<<"$doctor" || { echo "the shipped CUDA addon was not built for the release archs" >&2; exit 1; }
   if [ -e /dev/nvidiactl ]; then
     echo "(this machine has an NVIDIA driver: the CUDA verdict is not checked here)"
   else

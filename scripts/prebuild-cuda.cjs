@@ -26,9 +26,11 @@ fs.copyFileSync(built, dest);
 const strip = spawnSync('strip', ['--strip-all', dest], { stdio: 'inherit' });
 if (strip.status !== 0) console.error('prebuild-cuda: strip failed; the binary keeps its symbols');
 
+const cuobjdump = ['cuobjdump', '/usr/local/cuda/bin/cuobjdump'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
 try {
-  const sass = execFileSync('cuobjdump', ['--list-elf', dest], { encoding: 'utf8' }).match(/sm_\d+a?/g) ?? [];
-  const ptx = execFileSync('cuobjdump', ['--list-ptx', dest], { encoding: 'utf8' }).match(/sm_\d+a?/g) ?? [];
+  if (!cuobjdump) throw new Error('no cuobjdump');
+  const sass = execFileSync(cuobjdump, ['--list-elf', dest], { encoding: 'utf8' }).match(/sm_\d+a?/g) ?? [];
+  const ptx = execFileSync(cuobjdump, ['--list-ptx', dest], { encoding: 'utf8' }).match(/sm_\d+a?/g) ?? [];
   console.error(`prebuild-cuda: GPU code: SASS ${[...new Set(sass)].join(' ')}; PTX ${[...new Set(ptx)].join(' ')}`);
 } catch {
   console.error('prebuild-cuda: cuobjdump not found: GPU code not listed');
