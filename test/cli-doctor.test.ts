@@ -34,7 +34,7 @@ describe('ovis-image doctor', () => {
     const out = r.stdout;
     expect(out).toMatch(new RegExp(`^node +${process.version.replace(/\./g, '\\.')}, N-API \\d+, ${process.platform}-${process.arch}`, 'm'));
     expect(out).toMatch(/^cpu +.*avx2 (yes|no), fma (yes|no)/m);
-    expect(out).toMatch(/^cpu addon +\/.*ovis_image\.node \((prebuilt|built from source)\): loads$/m);
+    expect(out).toMatch(/^cpu addon +\/.*ovis[-_]image\.node \((prebuilt|built from source)\): loads$/m);
     expect(out).toMatch(/^cuda addon +/m);
     expect(out).toMatch(/^nvidia driver +/m);
     expect(out).toMatch(/^gpus +/m);

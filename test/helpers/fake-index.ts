@@ -71,7 +71,8 @@ function serveFile(w: FakeWheel, faults: IndexFaults, req: IncomingMessage, res:
   if (faults.cutAfter !== undefined) {
     const n = faults.cutAfter;
     faults.cutAfter = undefined;
-    res.write(body.subarray(0, n), () => res.destroy());
+    // Let the client read the first part before the connection drops.
+    res.write(body.subarray(0, n), () => setTimeout(() => res.destroy(), 300));
     return;
   }
   res.end(body);
