@@ -47,6 +47,11 @@ target_compile_options(ovis_core PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-O3 --expt-r
 set_target_properties(ovis_core PROPERTIES CUDA_ARCHITECTURES "${OVIS_CUDA_ARCHS}" CUDA_STANDARD 17
                                            CUDA_STANDARD_REQUIRED ON CUDA_RUNTIME_LIBRARY Static)
 target_link_libraries(ovis_core PUBLIC CUDA::cudart_static ${CMAKE_DL_LIBS})
+# The arch list this build has code for, reported by cudaInfo() (doctor, the arch refusal); on one file
+# only, so that changing it does not rebuild the kernels twice.
+string(REPLACE ";" "," OVIS_CUDA_ARCHS_CSV "${OVIS_CUDA_ARCHS}")
+set_source_files_properties(${CMAKE_SOURCE_DIR}/cuda/cuda_info.cpp PROPERTIES
+                            COMPILE_DEFINITIONS "OVIS_CUDA_ARCHS_BUILT=\"${OVIS_CUDA_ARCHS_CSV}\"")
 
 if(OVIS_TESTS)
   enable_testing()

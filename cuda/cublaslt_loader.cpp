@@ -1,11 +1,15 @@
 // Finds and dlopens libcublasLt.so.13, then resolves the functions in CublasLtApi.
-// Search order: $OVIS_CUBLASLT_PATH (file or folder), the dynamic loader (LD_LIBRARY_PATH, ldconfig),
-// CUDA toolkits ($CUDA_HOME, $CUDA_PATH, /usr/local/cuda*), Python site-packages (nvidia-cublas wheels:
-// nvidia/cu13/lib, nvidia/cublas/lib; PyTorch: torch/lib) in common prefixes and as python3 reports them.
+// Search order (the same as lib/cuda-libs/find-cublaslt.ts, which normally chooses the file and passes it
+// in OVIS_CUBLASLT_PATH): $OVIS_CUBLASLT_PATH (file or folder); the dynamic loader (LD_LIBRARY_PATH,
+// ldconfig cache); CUDA toolkits ($CUDA_HOME, $CUDA_PATH, /usr/local/cuda*); Python site-packages
+// (nvidia-cublas wheels: nvidia/cu13/lib, nvidia/cublas/lib; PyTorch: torch/lib) of $VIRTUAL_ENV,
+// $CONDA_PREFIX, the user and the system, found on disk without running Python; then the cache of
+// `ovis-image setup cuda` ($XDG_CACHE_HOME/ovis-image/cublas13).
 #include "cublaslt_loader.h"
 
 #include <dlfcn.h>
 #include <glob.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -20,11 +24,12 @@ namespace ovis::cuda {
 namespace {
 
 constexpr const char* kLibName = "libcublasLt.so.13";
+constexpr const char* kOldLibName = "libcublasLt.so.12";  // CUDA 12's: found alone, it gets its own message
 
 std::vector<std::string> glob_dirs(const std::string& pattern) {
   std::vector<std::string> out;
   glob_t g{};
-  if (glob(pattern.c_str(), GLOB_ONLYDIR | GLOB_NOSORT, nullptr, &g) == 0)
+  if (glob(pattern.c_str(), GLOB_ONLYDIR, nullptr, &g) == 0)
     for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
   globfree(&g);
   return out;
@@ -35,62 +40,54 @@ std::string env(const char* name) {
   return v ? std::string(v) : std::string();
 }
 
-// site-packages folders as the default python3 reports them (empty when there is no python3).
-std::vector<std::string> python_site_dirs() {
-  std::vector<std::string> out;
-  FILE* p = popen(
-      "python3 -c \"import site,sys; print('\\n'.join(site.getsitepackages()+[site.getusersitepackages()]))\" "
-      "2>/dev/null",
-      "r");
-  if (!p) return out;
-  char line[4096];
-  while (fgets(line, sizeof line, p)) {
-    std::string s(line);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    if (!s.empty()) out.push_back(s);
+std::string home() { return env("HOME"); }
+
+// site-packages folders, in the finder's order: venvs named by the environment, the user's, the system's.
+std::vector<std::string> site_dirs() {
+  std::vector<std::string> patterns;
+  for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
+    const std::string v = env(var);
+    if (!v.empty()) patterns.push_back(v + "/lib/python3*/site-packages");
   }
-  pclose(p);
+  const std::string h = home();
+  if (!h.empty()) {
+    patterns.push_back(h + "/.local/lib/python3*/site-packages");
+    patterns.push_back(h + "/.pyenv/versions/*/lib/python3*/site-packages");
+    for (const char* conda : {"miniconda3", "anaconda3", "miniforge3"})
+      patterns.push_back(h + "/" + conda + "/lib/python3*/site-packages");
+  }
+  for (const char* p : {"/opt/conda/lib/python3*/site-packages", "/usr/local/lib/python3*/dist-packages",
+                        "/usr/local/lib/python3*/site-packages", "/usr/lib/python3/dist-packages",
+                        "/usr/lib/python3*/site-packages", "/usr/lib64/python3*/site-packages"})
+    patterns.push_back(p);
+  std::vector<std::string> out;
+  for (auto& p : patterns)
+    for (auto& d : glob_dirs(p)) out.push_back(d);
   return out;
 }
 
-// Library folders inside one site-packages folder.
-void add_site(std::vector<std::string>& dirs, const std::string& site) {
-  dirs.push_back(site + "/nvidia/cu13/lib");
-  dirs.push_back(site + "/nvidia/cublas/lib");
-  dirs.push_back(site + "/torch/lib");
+std::string cache_dir() {
+  const std::string xdg = env("XDG_CACHE_HOME");
+  const std::string base = !xdg.empty() ? xdg : (home().empty() ? std::string() : home() + "/.cache");
+  return base.empty() ? std::string() : base + "/ovis-image/cublas13";
 }
 
+// Folders after the dynamic loader's own search, in order.
 std::vector<std::string> candidate_dirs() {
   std::vector<std::string> dirs;
-  for (const char* var : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"}) {
-    std::string v = env(var);
+  for (const char* var : {"CUDA_HOME", "CUDA_PATH"}) {
+    const std::string v = env(var);
     if (!v.empty()) {
       dirs.push_back(v + "/lib64");
       dirs.push_back(v + "/lib");
     }
   }
   dirs.push_back("/usr/local/cuda/lib64");
-  for (auto& d : glob_dirs("/usr/local/cuda-13*")) dirs.push_back(d + "/lib64");
-  dirs.push_back("/usr/lib/x86_64-linux-gnu");
-  dirs.push_back("/usr/lib/aarch64-linux-gnu");
-  std::vector<std::string> sites;
-  for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
-    std::string v = env(var);
-    if (!v.empty())
-      for (auto& d : glob_dirs(v + "/lib/python3*/site-packages")) sites.push_back(d);
-  }
-  std::string home = env("HOME");
-  if (!home.empty()) {
-    for (auto& d : glob_dirs(home + "/.local/lib/python3*/site-packages")) sites.push_back(d);
-    for (auto& d : glob_dirs(home + "/.pyenv/versions/*/lib/python3*/site-packages")) sites.push_back(d);
-    for (auto& d : glob_dirs(home + "/miniconda3/lib/python3*/site-packages")) sites.push_back(d);
-    for (auto& d : glob_dirs(home + "/anaconda3/lib/python3*/site-packages")) sites.push_back(d);
-  }
-  for (auto& d : glob_dirs("/usr/local/lib/python3*/dist-packages")) sites.push_back(d);
-  for (auto& d : glob_dirs("/usr/local/lib/python3*/site-packages")) sites.push_back(d);
-  for (auto& d : glob_dirs("/usr/lib/python3*/dist-packages")) sites.push_back(d);
-  for (auto& d : glob_dirs("/opt/conda/lib/python3*/site-packages")) sites.push_back(d);
-  for (auto& s : sites) add_site(dirs, s);
+  for (auto& d : glob_dirs("/usr/local/cuda-*")) dirs.push_back(d + "/lib64");
+  for (auto& site : site_dirs())
+    for (const char* sub : {"/nvidia/cu13/lib", "/nvidia/cublas/lib", "/torch/lib"}) dirs.push_back(site + sub);
+  const std::string cache = cache_dir();
+  if (!cache.empty()) dirs.push_back(cache);
   return dirs;
 }
 
@@ -111,6 +108,27 @@ template <class F> void resolve(void* h, F& fn, const char* sym, std::vector<std
   if (!fn) missing.push_back(sym);
 }
 
+// The message when no libcublasLt.so.13 loads: every file tried, and CUDA 12's copies when that is all there is.
+std::string not_found_message(const std::vector<std::string>& tried, const std::string& last_error) {
+  std::string msg = std::string("CUDA backend unavailable: cuBLASLt (") + kLibName + ") was not found.";
+  std::vector<std::string> old;
+  for (auto& d : candidate_dirs()) {
+    const std::string f = d + "/" + kOldLibName;
+    if (access(f.c_str(), R_OK) == 0) old.push_back(f);
+  }
+  if (!old.empty()) {
+    msg += " Found CUDA 12's cuBLAS (" + old.front() + "), but this build needs CUDA 13's " + kLibName + ".";
+  }
+  msg += " Searched: ";
+  for (size_t i = 0; i < tried.size(); ++i) msg += (i ? ", " : "") + tried[i];
+  if (!last_error.empty()) msg += ". Last loader error: " + last_error;
+  msg +=
+      ". Run `ovis-image setup cuda` (downloads NVIDIA's cuBLAS 13 into the ovis-image cache), or "
+      "`python3 -m pip install nvidia-cublas`, or install the CUDA 13 toolkit, or set OVIS_CUBLASLT_PATH to "
+      "the file.";
+  return msg;
+}
+
 CublasLtApi load() {
   std::vector<std::string> tried;
   std::string last_error;
@@ -119,7 +137,7 @@ CublasLtApi load() {
   auto attempt = [&](const std::string& file) {
     if (!h && (h = try_open(file, tried, last_error))) path = file;
   };
-  std::string override_path = env("OVIS_CUBLASLT_PATH");
+  const std::string override_path = env("OVIS_CUBLASLT_PATH");
   if (!override_path.empty()) {
     attempt(override_path);
     attempt(override_path + "/" + kLibName);
@@ -127,22 +145,7 @@ CublasLtApi load() {
   attempt(kLibName);  // LD_LIBRARY_PATH, rpath, ldconfig cache
   if (!h)
     for (auto& d : candidate_dirs()) attempt(d + "/" + kLibName);
-  if (!h)
-    for (auto& s : python_site_dirs()) {
-      std::vector<std::string> dirs;
-      add_site(dirs, s);
-      for (auto& d : dirs) attempt(d + "/" + kLibName);
-    }
-  if (!h) {
-    std::string msg = std::string("CUDA backend unavailable: cuBLASLt (") + kLibName + ") was not found. Searched: ";
-    for (size_t i = 0; i < tried.size(); ++i) msg += (i ? ", " : "") + tried[i];
-    if (!last_error.empty()) msg += ". Last loader error: " + last_error;
-    msg +=
-        ". Install it with `python3 -m pip install nvidia-cublas` (CUDA 13 wheels), or install the CUDA 13 "
-        "toolkit, or add the folder holding " + std::string(kLibName) +
-        " to LD_LIBRARY_PATH, or set OVIS_CUBLASLT_PATH to that file.";
-    throw Error("OVIS_UNAVAILABLE", msg);
-  }
+  if (!h) throw Error("OVIS_UNAVAILABLE", not_found_message(tried, last_error));
   CublasLtApi api;
   api.path = path;
   std::vector<std::string> missing;

@@ -343,8 +343,20 @@ std::unique_ptr<Backend> create_cuda_backend(int device_index, bool fp32) {
   const cudaError_t err = cudaGetDeviceCount(&n);
   if (err != cudaSuccess) {
     (void)cudaGetLastError();
+    int driver = 0;
+    (void)cudaDriverGetVersion(&driver);
+    if (err == cudaErrorInsufficientDriver && driver == 0)
+      fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: no NVIDIA driver was found; install NVIDIA driver R580 or "
+                               "newer (CUDA 13), or use device 'cpu'");
+    if (err == cudaErrorInsufficientDriver)
+      fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: the NVIDIA driver supports CUDA " +
+                                   std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
+                                   " only; this build needs CUDA 13: install NVIDIA driver R580 or newer");
+    if (err == cudaErrorNoDevice)
+      fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: no NVIDIA GPU is visible (check nvidia-smi and "
+                               "CUDA_VISIBLE_DEVICES); use device 'cpu'");
     fail("OVIS_UNAVAILABLE", std::string("CUDA backend unavailable: ") + cudaGetErrorName(err) + " (" +
-                                 cudaGetErrorString(err) + "); is an NVIDIA driver for CUDA 13 installed?");
+                                 cudaGetErrorString(err) + "); is an NVIDIA driver for CUDA 13 (R580 or newer) installed?");
   }
   if (device_index < 0 || device_index >= n)
     fail("OVIS_UNAVAILABLE", "CUDA device " + std::to_string(device_index) + " requested but " + std::to_string(n) +

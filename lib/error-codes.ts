@@ -43,6 +43,11 @@ export const ERROR_CODES = {
   HUB_CACHE_ACCESS: { native: false, meaning: 'the cache folder cannot be written (permissions)' },
   HUB_CORRUPT: { native: false, meaning: 'a downloaded file does not match its size or sha256' },
   HUB_BAD_RESPONSE: { native: false, meaning: 'the server answered something that is not the Hub protocol' },
+  CUDA_SETUP_NETWORK: { native: false, meaning: '`setup cuda`: the package index or the wheel could not be reached, or the download broke off (it resumes)' },
+  CUDA_SETUP_NOT_FOUND: { native: false, meaning: '`setup cuda`: the index has no nvidia-cublas 13 wheel for this machine' },
+  CUDA_SETUP_BAD_RESPONSE: { native: false, meaning: '`setup cuda`: the index answered an error or a page it cannot read' },
+  CUDA_SETUP_CORRUPT: { native: false, meaning: '`setup cuda`: the wheel does not match its sha256, or is no nvidia-cublas 13 wheel' },
+  CUDA_SETUP_WRITE: { native: false, meaning: '`setup cuda`: the cache folder cannot be written (permissions, disk full)' },
 } as const satisfies Record<string, { native: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -17,7 +17,7 @@ JOBS=${JOBS:-2}
 DEST=${GPU_BUNDLE_DIR:-dist-gpu}
 MAX_BYTES=$((60 * 1024 * 1024))
 TARGETS=(ovis_cuda_tests ovis_op_table ovis_bench_gpu)
-FIXTURES=(manifest.json tiny-original transformer vae text_encoder pipeline scheduler)
+FIXTURES=(manifest.json tiny-original transformer vae text_encoder pipeline scheduler gguf)
 
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   bash scripts/ensure-cublas.sh
@@ -38,6 +38,7 @@ for t in "${TARGETS[@]}"; do
   strip "$stage/bin/$t" 2>/dev/null || true
 done
 for f in "${FIXTURES[@]}"; do cp -r "test/fixtures/golden/$f" "$stage/fixtures/golden/"; done
+cp -r test/fixtures/plans "$stage/fixtures/"  # the TS-written plan the C++ golden tests load
 cp scripts/gpu-bundle-run.sh "$stage/run.sh"
 chmod +x "$stage/run.sh"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)

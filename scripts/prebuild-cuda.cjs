@@ -1,49 +1,38 @@
 #!/usr/bin/env node
-// `npm run prebuilds:cuda`: builds the CUDA addon with prebuildify driving cmake-js through
-// scripts/cmake-js-shim.cjs, and puts it in prebuilds-cuda/<platform>-<arch>/ovis_image.node, the
-// folder lib/native/addon-files.ts looks in. The cmake build tree stays in build-cuda-addon/.
-// Needs the CUDA 13 toolkit (nvcc) and cublasLt.h (scripts/ensure-cublas.sh finds or installs it).
+// `npm run prebuilds:cuda`: the CUDA addon for the package, prebuilds-cuda/<platform>-<arch>/ovis_image.node
+// (the folder lib/native/addon-files.ts looks in). It is the addon of `npm run build:cuda`: this runs that
+// build (incremental: nothing recompiles when CI built it already), then copies and strips the file, and
+// lists the GPU code in it (cuobjdump) so a release shows which archs it covers.
 'use strict';
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
-const prebuildify = require('prebuildify');
 
 const root = path.resolve(__dirname, '..');
-const staging = path.join(root, 'build-cuda-addon');
-const platformArch = `${process.platform}-${process.arch}`;
-const dest = path.join(root, 'prebuilds-cuda', platformArch, 'ovis_image.node');
+const built = path.join(root, 'build-cuda', 'ovis_image.node');
+const dest = path.join(root, 'prebuilds-cuda', `${process.platform}-${process.arch}`, 'ovis_image.node');
 
-if (!process.env.OVIS_CUBLAS_INCLUDE) {
-  try {
-    const dir = execFileSync('bash', [path.join(root, 'scripts', 'ensure-cublas.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-    if (dir) process.env.OVIS_CUBLAS_INCLUDE = dir;
-  } catch {
-    console.error('prebuild-cuda: scripts/ensure-cublas.sh failed; cmake will look for cublasLt.h itself');
-  }
+function fail(message) {
+  console.error(`prebuild-cuda: FAILED: ${message}`);
+  process.exit(1);
 }
 
-// prebuildify names its output after the package.json in its cwd and looks for the build in <cwd>/build/Release.
-fs.mkdirSync(staging, { recursive: true });
-fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify({ name: 'ovis_image', private: true }) + '\n');
+const build = spawnSync(process.execPath, [path.join(__dirname, 'build-cuda.cjs')], { stdio: 'inherit' });
+if (build.status !== 0) fail('npm run build:cuda failed (see above)');
+if (!fs.existsSync(built)) fail(`the build did not produce ${built}`);
 
-prebuildify(
-  {
-    cwd: staging,
-    out: staging,
-    napi: true,
-    strip: true,
-    targets: [process.versions.node],
-    nodeGyp: path.join(root, 'scripts', 'cmake-js-shim.cjs'),
-  },
-  (err) => {
-    if (err) {
-      console.error(`prebuild-cuda: FAILED: ${err.message || err}`);
-      process.exit(1);
-    }
-    const built = path.join(staging, 'prebuilds', platformArch, 'ovis_image.node');
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.renameSync(built, dest);
-    console.error(`prebuild-cuda: wrote ${path.relative(root, dest)}`);
-  },
-);
+fs.mkdirSync(path.dirname(dest), { recursive: true });
+fs.copyFileSync(built, dest);
+const strip = spawnSync('strip', ['--strip-all', dest], { stdio: 'inherit' });
+if (strip.status !== 0) console.error('prebuild-cuda: strip failed; the binary keeps its symbols');
+
+const cuobjdump = ['cuobjdump', '/usr/local/cuda/bin/cuobjdump'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
+try {
+  if (!cuobjdump) throw new Error('no cuobjdump');
+  const sass = execFileSync(cuobjdump, ['--list-elf', dest], { encoding: 'utf8' }).match(/sm_\d+a?/g) ?? [];
+  const ptx = execFileSync(cuobjdump, ['--list-ptx', dest], { encoding: 'utf8' }).match(/sm_\d+a?/g) ?? [];
+  console.error(`prebuild-cuda: GPU code: SASS ${[...new Set(sass)].join(' ')}; PTX ${[...new Set(ptx)].join(' ')}`);
+} catch {
+  console.error('prebuild-cuda: cuobjdump not found: GPU code not listed');
+}
+console.error(`prebuild-cuda: wrote ${path.relative(root, dest)} (${(fs.statSync(dest).size / 2 ** 20).toFixed(1)} MiB)`);

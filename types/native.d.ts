@@ -109,5 +109,18 @@ export interface NativeBinding {
   backends(): string[];
   /** CUDA devices visible (0 without CUDA). */
   cudaDeviceCount(): number;
+  /**
+   * The driver's CUDA version, the GPUs and the archs compiled in (cuda/cuda_info.h); undefined in a
+   * CPU-only build, absent from addons built before it existed.
+   */
+  cudaInfo?():
+    | {
+        driverVersion: number;
+        runtimeVersion: number;
+        archs: string;
+        error: string;
+        devices: { name: string; major: number; minor: number; totalMemory: number }[];
+      }
+    | undefined;
   version: string;
 }

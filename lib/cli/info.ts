@@ -63,9 +63,9 @@ function infoText(m: ResolvedModel, withTensors: boolean, backend: BackendInfo |
 }
 
 /** What device 'auto' would run on here, and why; or why no addon can be loaded at all. */
-function autoBackend(): BackendInfo | { error: string } {
+async function autoBackend(): Promise<BackendInfo | { error: string }> {
   try {
-    return selectBackend('auto').info;
+    return (await selectBackend('auto')).info;
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }
@@ -102,7 +102,7 @@ export function registerInfo(program: Command): void {
       const source = modelFromOptions(options);
       const model = await resolveModel(await withInterrupt((signal) => localModel(source, { cacheDir: options.cacheDir, signal })));
       if (options.check) for (const p of await scanWeights(model.plan)) model.problems.push(p);
-      const backend = options.plan ? undefined : autoBackend();
+      const backend = options.plan ? undefined : await autoBackend();
       process.stdout.write(options.plan ? formatPlanText(model.plan) : options.json ? infoJson(model, backend!) : infoText(model, options.tensors === true, backend!));
       const first = model.problems[0];
       if (first) throw new CliFailure(`${model.problems.length} problem(s) in the model; first: ${first.message}`);

@@ -2,12 +2,21 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDownloadCommand } from './download.js';
 import { registerGenerateCommand } from './generate.js';
+import { registerDoctor } from './doctor.js';
 import { registerInfo } from './info.js';
 import { PROGRAM_NAME, reportError } from './output.js';
+import { registerSetupCommand } from './setup-cuda.js';
 import { registerTokenize } from './tokenize.js';
 
 /** Subcommands, one file each: add a command by adding its register function here. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerInfo, registerTokenize, registerDownloadCommand, (p) => registerGenerateCommand(p)];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  registerInfo,
+  registerTokenize,
+  registerDownloadCommand,
+  (p) => registerGenerateCommand(p),
+  registerDoctor,
+  registerSetupCommand,
+];
 
 function packageVersion(): string {
   try {

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { OvisError } from '../errors.js';
 
 /** Free bytes on the disk holding `dir` (or its nearest existing parent); undefined when unknown. */
-async function freeBytes(dir: string): Promise<number | undefined> {
+export async function freeBytes(dir: string): Promise<number | undefined> {
   for (let d = dir; ; d = dirname(d)) {
     try {
       const s = await statfs(d);

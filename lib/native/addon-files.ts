@@ -16,15 +16,20 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 /** The CUDA addon's file name in every folder below. */
 export const CUDA_ADDON_FILE = 'ovis_image.node';
 
-/** Where `npm run prebuilds:cuda` puts the CUDA addon (shipped in the package when present). */
+/** Where `npm run prebuilds:cuda` (and `npm pack`) put the CUDA addon: shipped in the package. */
 export function cudaPrebuildPath(root = packageRoot): string {
   return path.join(root, 'prebuilds-cuda', `${process.platform}-${process.arch}`, CUDA_ADDON_FILE);
 }
 
+/** Where `npm run build:cuda` builds it in a clone (scripts/build-cuda.cjs). */
+export function cudaBuildPath(root = packageRoot): string {
+  return path.join(root, 'build-cuda', CUDA_ADDON_FILE);
+}
+
 /**
  * CUDA addon files to try, first match wins: $OVIS_IMAGE_CUDA_ADDON (a .node file or its folder),
- * $OVIS_IMAGE_CUDA_ADDON_DIR (a folder), prebuilds-cuda/<platform>-<arch>/, then the cmake-js build
- * folder of `npm run prebuilds:cuda` (build-cuda-addon/build/Release/).
+ * $OVIS_IMAGE_CUDA_ADDON_DIR (a folder), then build-cuda/ (a build in this clone, as build/Release
+ * wins for the CPU addon), then the shipped prebuilds-cuda/<platform>-<arch>/.
  */
 export function cudaAddonCandidates(env: NodeJS.ProcessEnv = process.env, root = packageRoot): string[] {
   const out: string[] = [];
@@ -34,7 +39,7 @@ export function cudaAddonCandidates(env: NodeJS.ProcessEnv = process.env, root =
     const isDir = existsSync(p) && statSync(p).isDirectory();
     out.push(isDir ? path.join(p, CUDA_ADDON_FILE) : p);
   }
-  out.push(cudaPrebuildPath(root), path.join(root, 'build-cuda-addon', 'build', 'Release', CUDA_ADDON_FILE));
+  out.push(cudaBuildPath(root), cudaPrebuildPath(root));
   return out;
 }
 

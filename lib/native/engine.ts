@@ -17,7 +17,7 @@ import type {
 } from '../../types/native.js';
 import { isNativeCode } from '../error-codes.js';
 import { AbortError, OvisError } from '../errors.js';
-import { loadBinding } from './binding.js';
+import { loadBinding, loadCudaBinding } from './binding.js';
 
 export interface NativeModelEngineOptions {
   /** 'cpu' (default), 'cuda' or 'cuda:N' (engine-limits.ts; the addon refuses anything else). */
@@ -111,7 +111,7 @@ export class NativeModelEngine implements AsyncDisposable {
   /** Creates an engine on `options.device` and loads the weights of a plan (lib/model formatPlanText). */
   static async create(planText: string, options: NativeModelEngineOptions = {}): Promise<NativeModelEngine> {
     const device = options.device ?? 'cpu';
-    const binding = options.binding ?? loadBinding(device.startsWith('cuda') ? 'cuda' : 'cpu');
+    const binding = options.binding ?? (device.startsWith('cuda') ? (await loadCudaBinding()).binding : loadBinding('cpu'));
     let native: NativeEngine;
     try {
       native = new binding.Engine({

@@ -91,7 +91,7 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
       ...(options.keepTextEncoder !== undefined ? { keepTextEncoder: options.keepTextEncoder } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-  const chosen = selectBackend(options.device);
+  const chosen = await selectBackend(options.device, options.signal ? { signal: options.signal } : {});
   progress('backend', formatBackendInfo(chosen.info));
   progress('weights', `loading weights on ${chosen.info.device}`);
   try {

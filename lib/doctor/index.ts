@@ -1,0 +1,2 @@
+export { collectReport, type DoctorReport, type GpuLine } from './collect.js';
+export type { Problem } from './problems.js';
