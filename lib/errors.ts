@@ -3,7 +3,7 @@
  * stable `code` from lib/error-codes.ts; native engine failures arrive with the code the C++ side
  * chose (cpp/engine/core/error.h), which is one of the same list.
  */
-import type { ErrorCode, HubErrorCode, ModelLoadErrorCode } from './error-codes.js';
+import type { ErrorCode, ModelLoadErrorCode } from './error-codes.js';
 
 export type { HubErrorCode, ModelLoadErrorCode } from './error-codes.js';
 /** Every code an `OvisError` may carry (the README's error table lists them with their meaning). */

@@ -42,13 +42,13 @@ describe('ovis-image doctor', () => {
     expect(out).toMatch(/^device auto +(cpu|cuda): device 'auto': /m);
     expect(out).toMatch(/^hf cache +\/.*, [\d.]+ GiB free$/m);
     expect(out).toMatch(/^problems: none$|^problems \(\d+\):$/m);
-    for (const fix of out.match(/^  - .*\n.*/gm) ?? []) expect(fix).toMatch(/\n    fix: \S/);
+    for (const fix of out.match(/^ {2}- .*\n.*/gm) ?? []) expect(fix).toMatch(/\n {4}fix: \S/);
   });
 
   it('--json has the same facts as data', () => {
     const r = cli(['doctor', '--json']);
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as Record<string, any>;
+    const j = JSON.parse(r.stdout) as { [section: string]: { [field: string]: unknown } } & { cudaAddon: { looked: unknown }; hfCache: { dir: unknown } };
     expect(j.system).toMatchObject({ node: process.version, napi: process.versions.napi, platform: `${process.platform}-${process.arch}` });
     expect(j.cpuAddon).toMatchObject({ loads: true });
     expect(Array.isArray(j.cudaAddon.looked)).toBe(true);
@@ -63,7 +63,7 @@ describe('ovis-image doctor', () => {
     const r = cli(['doctor'], { OVIS_IMAGE_CUDA_ADDON: addon });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`cuda addon    ${addon} (CUDA runtime 13.0, code for ${RELEASE}): loads, sees 0 GPUs`);
-    expect(r.stdout).toMatch(/^  - CUDA cannot run here: the CUDA addon loads but sees no NVIDIA GPU\n    fix: .*driver R580\+/m);
+    expect(r.stdout).toMatch(/^ {2}- CUDA cannot run here: the CUDA addon loads but sees no NVIDIA GPU\n {4}fix: .*driver R580\+/m);
     expect(r.stdout).toMatch(/^device auto +cpu: device 'auto': CPU, because CUDA is not usable: /m);
   });
 
@@ -72,7 +72,7 @@ describe('ovis-image doctor', () => {
     const r = cli(['doctor'], { OVIS_IMAGE_CUDA_ADDON: addon });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/supports CUDA 12\.2/);
-    expect(r.stdout).toMatch(/^  - CUDA cannot run here: the NVIDIA driver supports CUDA 12\.2 only, and this build needs CUDA 13\.0: install NVIDIA driver R580 or newer/m);
+    expect(r.stdout).toMatch(/^ {2}- CUDA cannot run here: the NVIDIA driver supports CUDA 12\.2 only, and this build needs CUDA 13\.0: install NVIDIA driver R580 or newer/m);
   });
 
   it('lists the GPUs, flags one the binary has no code for, and every place cuBLASLt was looked for', () => {
@@ -81,10 +81,10 @@ describe('ovis-image doctor', () => {
     const r = cli(['doctor'], bareEnv({ OVIS_IMAGE_CUDA_ADDON: addon }));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^gpus +0: NVIDIA Thor, compute capability 11\.0, 128\.0 GiB \(cannot run this build\)$/m);
-    expect(r.stdout).toMatch(/^  - GPU 0 \(NVIDIA Thor, compute capability 11\.0\) is an architecture this CUDA binary has no code for/m);
+    expect(r.stdout).toMatch(/^ {2}- GPU 0 \(NVIDIA Thor, compute capability 11\.0\) is an architecture this CUDA binary has no code for/m);
     expect(r.stdout).toMatch(/^cublasLt +not found; looked at:$/m);
     expect(r.stdout).toMatch(/^ +ovis-image cache: .*\/\.cache\/ovis-image\/cublas13\/libcublasLt\.so\.13$/m);
-    expect(r.stdout).toMatch(/^  - CUDA cannot run: libcublasLt\.so\.13 \(cuBLASLt of CUDA 13\) was not found .*\n    fix: run `ovis-image setup cuda`/m);
+    expect(r.stdout).toMatch(/^ {2}- CUDA cannot run: libcublasLt\.so\.13 \(cuBLASLt of CUDA 13\) was not found .*\n {4}fix: run `ovis-image setup cuda`/m);
     expect(hasStackTrace(r.stdout + r.stderr)).toBe(false);
   });
 });

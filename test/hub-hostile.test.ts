@@ -49,7 +49,6 @@ async function rejection(p: Promise<unknown>, code: string): Promise<OvisError> 
 }
 
 const sha256 = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
-const snapshotOf = (id: string): string => join(cacheDir, `models--${id.replace('/', '--')}`, 'snapshots', hub.commitOf(id));
 
 function expectSameAsFixture(dir: string): void {
   for (const rel of listTree(TINY)) expect(sha256(join(dir, rel)), rel).toBe(sha256(join(TINY, rel)));

@@ -133,7 +133,7 @@ async function py<T>(op: string, args: object, extraEnv: Record<string, string |
     return JSON.parse(stdout) as T;
   } catch (err) {
     const e = err as { stderr?: string; message?: string };
-    throw new Error(`python ${op} failed: ${e.stderr || e.message}`);
+    throw new Error(`python ${op} failed: ${e.stderr || e.message}`, { cause: err });
   }
 }
 

@@ -88,7 +88,7 @@ describe('safetensors header fuzz', () => {
         parseSafetensorsHeader(bytes, fileSize, `case-${i}`);
         codes.set('ok', (codes.get('ok') ?? 0) + 1);
       } catch (err) {
-        if (!(err instanceof ModelLoadError)) throw new Error(`case ${i}: ${String(err)}`);
+        if (!(err instanceof ModelLoadError)) throw new Error(`case ${i}: ${String(err)}`, { cause: err });
         expect(err.message).toContain(`case-${i}`);
         codes.set(err.code, (codes.get(err.code) ?? 0) + 1);
       }

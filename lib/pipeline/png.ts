@@ -48,6 +48,7 @@ function textChunk(keyword: string, value: string): Buffer {
     throw new RangeError(`bad PNG text keyword ${JSON.stringify(keyword)}`);
   }
   const key = Buffer.from(keyword, 'latin1');
+  // eslint-disable-next-line no-control-regex -- tEXt allows newline (0x0a) besides printable Latin-1
   if (/^[\x0a\x20-\x7e\xa0-\xff]*$/.test(value)) {
     return chunk('tEXt', Buffer.concat([key, Buffer.from([0]), Buffer.from(value, 'latin1')]));
   }
