@@ -191,6 +191,7 @@ export function resolveSchedulerConfig(file: SchedulerConfigFile | undefined, wh
       shift: file.shift,
       useDynamicShifting: file.use_dynamic_shifting,
       numTrainTimesteps: file.num_train_timesteps,
+      timeShiftType: file.time_shift_type,
     }),
   };
   checkLimits(c, SCHEDULER_LIMITS, 'scheduler', where);

@@ -83,11 +83,25 @@ export const schedulerConfigFileSchema = z
     shift: positive.optional(),
     use_dynamic_shifting: z.boolean().optional(),
     num_train_timesteps: count.optional(),
+    time_shift_type: z.enum(['exponential', 'linear']).optional(),
+    // Options of diffusers' scheduler this engine does not implement: accepted only at their defaults,
+    // so a config that relies on one is refused by name instead of running another schedule.
+    use_karras_sigmas: notImplemented(false),
+    use_exponential_sigmas: notImplemented(false),
+    use_beta_sigmas: notImplemented(false),
+    invert_sigmas: notImplemented(false),
+    stochastic_sampling: notImplemented(false),
+    shift_terminal: z.null({ error: 'is not supported by this engine (only null, the default)' }).optional(),
   })
   .refine((c) => (c.max_image_seq_len ?? 4096) > (c.base_image_seq_len ?? 256), {
     message: 'must be greater than base_image_seq_len',
     path: ['max_image_seq_len'],
   });
+
+/** A boolean scheduler option that must keep its default value. */
+function notImplemented(value: boolean) {
+  return z.literal(value, { error: `is not supported by this engine (only ${value}, the default)` }).optional();
+}
 export type SchedulerConfigFile = z.infer<typeof schedulerConfigFileSchema>;
 
 /** Reads a JSON file; unreadable or invalid JSON is MODEL_BAD_CONFIG naming the file (special files: MODEL_BAD_FILE). */

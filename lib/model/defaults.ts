@@ -51,6 +51,7 @@ export const RELEASED_SCHEDULER: Readonly<SchedulerConfig> = Object.freeze({
   shift: 3.0,
   useDynamicShifting: true,
   numTrainTimesteps: 1000,
+  timeShiftType: 'exponential',
 });
 
 /** RoPE axis widths for the head dims we know (the rule below gives 32,48,48 for 128, which is wrong). */

@@ -84,6 +84,8 @@ export interface SchedulerConfig {
   shift: number;
   useDynamicShifting: boolean;
   numTrainTimesteps: number;
+  /** diffusers' time_shift_type: how mu shifts the sigmas ('exponential' for Ovis-Image). */
+  timeShiftType: 'exponential' | 'linear';
 }
 
 /** Where a config came from: a file, tensor shapes, or the released model's defaults. */

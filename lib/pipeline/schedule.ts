@@ -2,51 +2,11 @@
  * The flow-matching sigma schedule (MODEL.md "Schedule"), as diffusers' FlowMatchEulerDiscreteScheduler
  * computes it for Ovis-Image: linspace(1, 1/N, N), shifted by mu (dynamic) or by a fixed shift, then 0 appended.
  */
+import { RELEASED_SCHEDULER } from '../model/defaults.js';
+import type { SchedulerConfig } from '../model/types.js';
 
-/**
- * The scheduler settings that matter here (same names as lib/model's SchedulerConfig); missing fields
- * take the Ovis-Image defaults.
- */
-export interface ScheduleConfig {
-  baseImageSeqLen?: number;
-  maxImageSeqLen?: number;
-  baseShift?: number;
-  maxShift?: number;
-  shift?: number;
-  numTrainTimesteps?: number;
-  useDynamicShifting?: boolean;
-  /** diffusers' time_shift_type: 'exponential' (Ovis-Image) or 'linear'. */
-  timeShiftType?: string;
-}
-
-export const DEFAULT_SCHEDULE_CONFIG: Required<ScheduleConfig> = {
-  baseImageSeqLen: 256,
-  maxImageSeqLen: 4096,
-  baseShift: 0.5,
-  maxShift: 1.15,
-  shift: 3.0,
-  numTrainTimesteps: 1000,
-  useDynamicShifting: true,
-  timeShiftType: 'exponential',
-};
-
-/** Reads the fields of a diffusers scheduler_config.json (snake_case). */
-export function scheduleConfigFromJson(json: Record<string, unknown>): ScheduleConfig {
-  const num = (k: string): number | undefined => (typeof json[k] === 'number' ? (json[k] as number) : undefined);
-  const out: ScheduleConfig = {};
-  const set = <K extends keyof ScheduleConfig>(k: K, v: ScheduleConfig[K] | undefined): void => {
-    if (v !== undefined) out[k] = v;
-  };
-  set('baseImageSeqLen', num('base_image_seq_len'));
-  set('maxImageSeqLen', num('max_image_seq_len'));
-  set('baseShift', num('base_shift'));
-  set('maxShift', num('max_shift'));
-  set('shift', num('shift'));
-  set('numTrainTimesteps', num('num_train_timesteps'));
-  if (typeof json.use_dynamic_shifting === 'boolean') out.useDynamicShifting = json.use_dynamic_shifting;
-  if (typeof json.time_shift_type === 'string') out.timeShiftType = json.time_shift_type;
-  return out;
-}
+/** The scheduler settings (lib/model's SchedulerConfig, parsed once from scheduler_config.json); missing fields take the Ovis-Image defaults. */
+export type ScheduleConfig = Partial<SchedulerConfig>;
 
 export interface Schedule {
   /** steps + 1 values, float32-rounded like the reference, last one 0. */
@@ -64,7 +24,7 @@ export function imageTokenCount(width: number, height: number): number {
 
 /** mu for L image tokens: linear between (base_len, base_shift) and (max_len, max_shift). */
 export function computeMu(imageSeqLen: number, config: ScheduleConfig = {}): number {
-  const c = { ...DEFAULT_SCHEDULE_CONFIG, ...config };
+  const c = { ...RELEASED_SCHEDULER, ...config };
   const slope = (c.maxShift - c.baseShift) / (c.maxImageSeqLen - c.baseImageSeqLen);
   const intercept = c.baseShift - slope * c.baseImageSeqLen;
   return imageSeqLen * slope + intercept;
@@ -72,7 +32,7 @@ export function computeMu(imageSeqLen: number, config: ScheduleConfig = {}): num
 
 export function computeSchedule(steps: number, imageSeqLen: number, config: ScheduleConfig = {}): Schedule {
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
-  const c = { ...DEFAULT_SCHEDULE_CONFIG, ...config };
+  const c = { ...RELEASED_SCHEDULER, ...config };
   const mu = c.useDynamicShifting ? computeMu(imageSeqLen, c) : undefined;
   const sigmas = new Float32Array(steps + 1);
   const timesteps = new Float32Array(steps);
@@ -88,7 +48,7 @@ export function computeSchedule(steps: number, imageSeqLen: number, config: Sche
   return { sigmas, timesteps, mu };
 }
 
-function dynamicShift(s: number, mu: number, type: string): number {
+function dynamicShift(s: number, mu: number, type: SchedulerConfig["timeShiftType"]): number {
   if (type === 'linear') return mu / (mu + (1 / s - 1));
   const e = Math.exp(mu);
   return e / (e + (1 / s - 1));
