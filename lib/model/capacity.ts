@@ -7,8 +7,15 @@ import { numel } from './dtype.js';
 import type { TensorSpec } from './plan-spec.js';
 import type { TensorSource } from './types.js';
 
-/** Bytes per element of the smallest weight dtype the engine reads (bf16/f16). */
-const MIN_WEIGHT_BYTES = 2;
+/** Bytes per element of the most compact tensor the files hold (2 for bf16, ~0.33 for Q2_K blocks). */
+function minBytesPerWeight(source: TensorSource): number {
+  let min = 2;
+  for (const t of source.tensors.values()) {
+    const n = numel(t.shape);
+    if (n > 0 && t.byteLength > 0) min = Math.min(min, t.byteLength / n);
+  }
+  return min;
+}
 
 export function checkCapacity(component: string, specs: readonly TensorSpec[], source: TensorSource, prefix: string, where: string): void {
   const keys = new Set<string>();
@@ -29,11 +36,12 @@ export function checkCapacity(component: string, specs: readonly TensorSpec[], s
   }
   let dataBytes = 0;
   for (const t of source.tensors.values()) dataBytes += t.byteLength;
+  const needBytes = Math.ceil(elements * minBytesPerWeight(source));
   // Twice the data: a few missing or misshapen tensors are reported one by one, not here.
-  if (elements * MIN_WEIGHT_BYTES > 2 * dataBytes) {
+  if (needBytes > 2 * dataBytes) {
     throw new ModelLoadError(
       'MODEL_BAD_CONFIG',
-      `${where}: the ${component} config needs ${elements} weights (at least ${elements * MIN_WEIGHT_BYTES} bytes), but ${files} holds only ${dataBytes} bytes of tensors: the config does not describe these weights (widths?)`,
+      `${where}: the ${component} config needs ${elements} weights (at least ${needBytes} bytes), but ${files} holds only ${dataBytes} bytes of tensors: the config does not describe these weights (widths?)`,
       { file: where },
     );
   }
