@@ -72,7 +72,7 @@ export async function parseGenerateFlags(f: GenerateFlags, randomSeed: () => big
   return { count, firstSeed, image, load: parseLoadFlags(f, typed) };
 }
 
-function parseLoadFlags(f: GenerateFlags, typed: TypedValues): LoadOptions {
+export function parseLoadFlags(f: GenerateFlags, typed: TypedValues): LoadOptions {
   const load: LoadOptions = {};
   if (f.device !== undefined) load.device = f.device as LoadOptions['device'];
   if (f.threads !== undefined) load.threads = intFlag(f.threads)!;

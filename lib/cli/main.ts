@@ -4,6 +4,8 @@ import { registerDownloadCommand } from './download.js';
 import { registerGenerateCommand } from './generate.js';
 import { registerDoctor } from './doctor.js';
 import { registerInfo } from './info.js';
+import { registerServeCommand } from './serve.js';
+import { registerWorkerCommand } from './worker.js';
 import { PROGRAM_NAME, reportError } from './output.js';
 import { registerSetupCommand } from './setup-cuda.js';
 import { registerTokenize } from './tokenize.js';
@@ -16,6 +18,8 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [
   (p) => registerGenerateCommand(p),
   registerDoctor,
   registerSetupCommand,
+  registerServeCommand,
+  registerWorkerCommand,
 ];
 
 function packageVersion(): string {
