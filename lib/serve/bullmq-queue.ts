@@ -57,6 +57,8 @@ export class BullQueue implements JobQueue {
     if (!job) return this.cancelledInfo(id);
     const state = await this.stateOf(job);
     const info: JobInfo = { id, state, createdAt: job.timestamp, request: job.data.request };
+    if (job.processedOn) info.startedAt = job.processedOn;
+    if (job.finishedOn) info.finishedAt = job.finishedOn;
     if (state === 'queued') info.position = await this.positionOf(id);
     if (state === 'running' && isProgress(job.progress)) Object.assign(info, job.progress);
     if (state === 'succeeded') info.result = await this.resultOf(id, job.returnvalue);

@@ -99,6 +99,7 @@ export class MemoryQueue implements JobQueue {
     if (this.running || this.waiting.length === 0) return;
     const entry = this.waiting.shift()!;
     entry.info.state = 'running';
+    entry.info.startedAt = Date.now();
     const started = performance.now();
     const done = this.runner(entry.info.request, entry.abort.signal, (p) => {
       Object.assign(entry.info, p);
@@ -122,6 +123,7 @@ export class MemoryQueue implements JobQueue {
 
   private finish(entry: Entry, state: JobState, event: JobEvent, result?: JobResult): void {
     entry.info.state = state;
+    entry.info.finishedAt = Date.now();
     if (result) entry.info.result = result;
     if (event.type === 'failed') entry.info.error = event.error;
     this.emit(entry, event);

@@ -52,6 +52,9 @@ interface JobJson {
   id: string;
   state: JobInfo['state'];
   created: number;
+  /** Epoch milliseconds. */
+  started_at?: number;
+  finished_at?: number;
   n: number;
   position?: number;
   step?: number;
@@ -64,6 +67,8 @@ interface JobJson {
 function jobJson(info: JobInfo, baseUrl: string): JobJson {
   const out: JobJson = { id: info.id, state: info.state, created: Math.floor(info.createdAt / 1000), n: info.request.n };
   if (info.position !== undefined) out.position = info.position;
+  if (info.startedAt !== undefined) out.started_at = info.startedAt;
+  if (info.finishedAt !== undefined) out.finished_at = info.finishedAt;
   if (info.state === 'running') Object.assign(out, { step: info.step ?? 0, steps: info.steps ?? info.request.steps, image: info.image ?? 0 });
   if (info.result) out.data = imageData(info, info.result, baseUrl);
   if (info.error !== undefined) out.error = info.error;

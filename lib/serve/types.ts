@@ -43,7 +43,10 @@ export interface JobInfo {
   step?: number;
   steps?: number;
   image?: number;
+  /** Epoch milliseconds: accepted, started running, ended. */
   createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
   request: JobRequest;
   result?: JobResult;
   error?: string;
