@@ -6,10 +6,7 @@
  */
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { BullQueue } from '../serve/bullmq-queue.js';
-import { MemoryQueue } from '../serve/memory-queue.js';
-import { runJob } from '../serve/run-job.js';
-import { buildServer, DEFAULT_BODY_LIMIT } from '../serve/server.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_MAX_QUEUE, DEFAULT_RESULT_TTL_SECONDS, DEFAULT_SHUTDOWN_GRACE_SECONDS } from '../serve/defaults.js';
 import type { JobQueue } from '../serve/types.js';
 import type { OvisImage } from '../ovis-image.js';
 import { addServingModelOptions, intOption, loadServingModel, stopSignal, type DeviceFlags } from './serve-common.js';
@@ -36,21 +33,28 @@ export function registerServeCommand(program: Command): Command {
     .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /healthz (default: $OVIS_IMAGE_API_KEY, else none)')
     .option('--redis <url>', 'enqueue jobs on BullMQ at this Redis URL instead of running them here (run `ovis-image worker`s)')
     .option('--queue-name <name>', 'BullMQ queue name (with --redis)', 'ovis-image')
-    .option('--max-queue <n>', 'most jobs waiting; more get 429 with Retry-After (default: 64)')
+    .option('--max-queue <n>', `most jobs waiting; more get 429 with Retry-After (default: ${DEFAULT_MAX_QUEUE})`)
     .option('--body-limit <bytes>', `largest request body (default: ${DEFAULT_BODY_LIMIT})`)
-    .option('--result-ttl <s>', 'seconds finished jobs and their images are kept (default: 600)')
-    .option('--shutdown-grace <s>', 'on SIGTERM, seconds the running job may take to finish before it is cancelled (default: 30)')
+    .option('--result-ttl <s>', `seconds finished jobs and their images are kept (default: ${DEFAULT_RESULT_TTL_SECONDS})`)
+    .option('--shutdown-grace <s>', `on SIGTERM, seconds the running job may take to finish before it is cancelled (default: ${DEFAULT_SHUTDOWN_GRACE_SECONDS})`)
     .option('--public-url <url>', "origin used in image URLs (default: the request's own)")
     .action(async (flags: ServeFlags) => runServe(flags));
 }
 
 async function runServe(f: ServeFlags): Promise<void> {
   const port = intOption('--port', f.port, 0, 65535, 8080);
-  const capacity = intOption('--max-queue', f.maxQueue, 1, 1_000_000, 64);
+  const capacity = intOption('--max-queue', f.maxQueue, 1, 1_000_000, DEFAULT_MAX_QUEUE);
   const bodyLimit = intOption('--body-limit', f.bodyLimit, 1024, 1024 ** 3, DEFAULT_BODY_LIMIT);
-  const resultTtl = intOption('--result-ttl', f.resultTtl, 1, 7 * 24 * 3600, 600);
-  const grace = intOption('--shutdown-grace', f.shutdownGrace, 0, 24 * 3600, 30);
+  const resultTtl = intOption('--result-ttl', f.resultTtl, 1, 7 * 24 * 3600, DEFAULT_RESULT_TTL_SECONDS);
+  const grace = intOption('--shutdown-grace', f.shutdownGrace, 0, 24 * 3600, DEFAULT_SHUTDOWN_GRACE_SECONDS);
   if (f.publicUrl !== undefined && !/^https?:\/\/[^/]+\/?$/.test(f.publicUrl)) throw new UsageError(`--public-url must be an origin such as https://images.example.com (got ${f.publicUrl})`);
+  // Loaded here, not at the top: other commands need not pay for fastify and BullMQ.
+  const [{ BullQueue }, { MemoryQueue }, { runJob }, { buildServer }] = await Promise.all([
+    import('../serve/bullmq-queue.js'),
+    import('../serve/memory-queue.js'),
+    import('../serve/run-job.js'),
+    import('../serve/server.js'),
+  ]);
   const signals = stopSignal();
   let model: OvisImage | undefined;
   let queue: JobQueue;

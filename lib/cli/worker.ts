@@ -3,7 +3,7 @@
  * number of machines. SIGTERM/SIGINT: stop taking jobs, finish the running ones, exit.
  */
 import type { Command } from 'commander';
-import { startWorker } from '../serve/bullmq-worker.js';
+import { DEFAULT_STALL_MS } from '../serve/defaults.js';
 import { addServingModelOptions, intOption, loadServingModel, stopSignal, type DeviceFlags } from './serve-common.js';
 
 interface WorkerFlags extends DeviceFlags {
@@ -19,13 +19,14 @@ export function registerWorkerCommand(program: Command): Command {
     .requiredOption('--redis <url>', 'Redis URL of the queue, e.g. redis://127.0.0.1:6379')
     .option('--queue-name <name>', 'BullMQ queue name', 'ovis-image')
     .option('--concurrency <n>', 'jobs taken at once (they still run one after another on the one model; default: 1)')
-    .option('--stall-ms <ms>', "job lock duration: a dead worker's job goes to another worker after about this long (default: 30000)")
+    .option('--stall-ms <ms>', `job lock duration: a dead worker's job goes to another worker after about this long (default: ${DEFAULT_STALL_MS})`)
     .action(async (flags: WorkerFlags) => runWorker(flags));
 }
 
 async function runWorker(f: WorkerFlags): Promise<void> {
   const concurrency = intOption('--concurrency', f.concurrency, 1, 64, 1);
-  const stallMs = intOption('--stall-ms', f.stallMs, 500, 3_600_000, 30_000);
+  const stallMs = intOption('--stall-ms', f.stallMs, 500, 3_600_000, DEFAULT_STALL_MS);
+  const { startWorker } = await import('../serve/bullmq-worker.js'); // only when working: other commands skip BullMQ
   const signals = stopSignal();
   const model = await loadServingModel(f);
   try {

@@ -5,13 +5,13 @@
 import bearerAuth from '@fastify/bearer-auth';
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { DEFAULT_BODY_LIMIT } from './defaults.js';
 import { errorBody, HttpError } from './http-error.js';
 import { createMetrics } from './metrics.js';
 import { registerImageRoutes } from './routes-images.js';
 import { registerJobRoutes } from './routes-jobs.js';
 import { QueueFullError, ShuttingDownError, type JobQueue } from './types.js';
 
-export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 export interface ServerOptions {
   queue: JobQueue;

@@ -88,10 +88,10 @@ export async function readSse(res: Response): Promise<SseEvent[]> {
 }
 
 /** Waits until GET /v1/jobs/:id shows a state matching `states`. */
-export async function waitForJob(url: string, id: string, states: RegExp, timeoutMs = 60_000): Promise<any> {
+export async function waitForJob(url: string, id: string, states: RegExp, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<any> {
   const started = Date.now();
   for (;;) {
-    const job = await (await fetch(`${url}/v1/jobs/${id}`)).json();
+    const job = (await (await fetch(`${url}/v1/jobs/${id}`, { headers })).json()) as any;
     if (states.test(job.state)) return job;
     if (Date.now() - started > timeoutMs) throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
@@ -99,10 +99,10 @@ export async function waitForJob(url: string, id: string, states: RegExp, timeou
 }
 
 /** Waits until a job has done at least one denoising step. */
-export async function waitForRunning(url: string, id: string): Promise<void> {
+export async function waitForRunning(url: string, id: string, headers: Record<string, string> = {}): Promise<void> {
   const started = Date.now();
   for (;;) {
-    const job = await (await fetch(`${url}/v1/jobs/${id}`)).json();
+    const job = (await (await fetch(`${url}/v1/jobs/${id}`, { headers })).json()) as any;
     if (job.state === 'running' && job.step >= 1) return;
     if (job.state !== 'queued' && job.state !== 'running') throw new Error(`job ${id} is ${job.state}`);
     if (Date.now() - started > 60_000) throw new Error(`job ${id} did not start`);
