@@ -27,7 +27,9 @@ export class BullQueue implements JobQueue {
   private constructor(
     private readonly queue: Queue<BullJobData, BullJobResult>,
     private readonly queueEvents: QueueEvents,
+    /** BullMQ leaves connections it was given open: these two are closed here. */
     private readonly redis: Redis,
+    private readonly eventsRedis: Redis,
     private readonly options: BullQueueOptions,
   ) {
     this.keys = new RedisKeys(options.name);
@@ -37,9 +39,10 @@ export class BullQueue implements JobQueue {
   static async connect(url: string, options: BullQueueOptions): Promise<BullQueue> {
     const redis = redisConnection(url);
     const queue = new Queue<BullJobData, BullJobResult>(options.name, { connection: redis });
-    const queueEvents = new QueueEvents(options.name, { connection: redis.duplicate() });
+    const eventsRedis = redis.duplicate();
+    const queueEvents = new QueueEvents(options.name, { connection: eventsRedis });
     await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
-    return new BullQueue(queue, queueEvents, redis, options);
+    return new BullQueue(queue, queueEvents, redis, eventsRedis, options);
   }
 
   async submit(request: BullJobData['request']): Promise<JobInfo> {
@@ -102,7 +105,7 @@ export class BullQueue implements JobQueue {
     this.draining = true;
     await this.queueEvents.close();
     await this.queue.close();
-    await this.redis.quit().catch(() => undefined);
+    await Promise.all([this.redis.quit(), this.eventsRedis.quit()].map((p) => p.catch(() => undefined)));
   }
 
   private listen(): void {
@@ -151,6 +154,7 @@ export class BullQueue implements JobQueue {
       secondsPerImage: r.secondsPerImage,
       secondsPerStep: r.secondsPerStep,
       promptTruncated: r.promptTruncated,
+      worker: r.worker,
     };
   }
 }

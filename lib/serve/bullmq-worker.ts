@@ -27,7 +27,9 @@ export interface RunningWorker {
 export async function startWorker(model: OvisImage, url: string, o: WorkerOptions): Promise<RunningWorker> {
   const keys = new RedisKeys(o.name);
   const redis = redisConnection(url);
+  // BullMQ leaves connections it was given open: all three are closed in close().
   const subscriber = redis.duplicate();
+  const workerRedis = redis.duplicate();
   const me = `${hostname()}:${process.pid}`;
   const worker = new Worker<BullJobData, BullJobResult>(
     o.name,
@@ -48,7 +50,7 @@ export async function startWorker(model: OvisImage, url: string, o: WorkerOption
         throw e;
       }
     },
-    { connection: redis.duplicate(), concurrency: o.concurrency, lockDuration: o.stallMs, stalledInterval: o.stallMs, maxStalledCount: 2 },
+    { connection: workerRedis, concurrency: o.concurrency, lockDuration: o.stallMs, stalledInterval: o.stallMs, maxStalledCount: 2 },
   );
   await subscriber.subscribe(keys.cancelChannel());
   subscriber.on('message', (_channel: string, id: string) => {
@@ -58,8 +60,7 @@ export async function startWorker(model: OvisImage, url: string, o: WorkerOption
   return {
     async close() {
       await worker.close();
-      await subscriber.quit().catch(() => undefined);
-      await redis.quit().catch(() => undefined);
+      await Promise.all([subscriber, workerRedis, redis].map((r) => r.quit().catch(() => undefined)));
     },
   };
 }

@@ -61,6 +61,8 @@ interface JobJson {
   steps?: number;
   image?: number;
   data?: ImageDatum[];
+  /** The worker process that made the images (distributed mode). */
+  worker?: string;
   error?: string;
 }
 
@@ -71,6 +73,7 @@ function jobJson(info: JobInfo, baseUrl: string): JobJson {
   if (info.finishedAt !== undefined) out.finished_at = info.finishedAt;
   if (info.state === 'running') Object.assign(out, { step: info.step ?? 0, steps: info.steps ?? info.request.steps, image: info.image ?? 0 });
   if (info.result) out.data = imageData(info, info.result, baseUrl);
+  if (info.result?.worker !== undefined) out.worker = info.result.worker;
   if (info.error !== undefined) out.error = info.error;
   return out;
 }

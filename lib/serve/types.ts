@@ -32,6 +32,8 @@ export interface JobResult {
   secondsPerImage: number[];
   secondsPerStep: number[];
   promptTruncated: boolean;
+  /** Which worker process made the images (host:pid), in distributed mode. */
+  worker?: string;
 }
 
 export interface JobInfo {
