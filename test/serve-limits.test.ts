@@ -79,7 +79,7 @@ describe('serve and worker: usage errors exit 2 naming the flag', () => {
     [['serve', '--port', '70000'], '--port must be an integer in [0, 65535] (got 70000)'],
     [['serve', '--max-queue', '0'], '--max-queue must be an integer in [1, 1000000] (got 0)'],
     [['serve', '--public-url', 'ftp://x/y'], '--public-url must be an origin'],
-    [['serve', '--device', 'tpu'], "--device must be 'auto', 'cpu', 'cuda' or 'cuda:N' (got tpu)"],
+    [['serve', '--device', 'tpu'], "--device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"],
     [['worker'], "required option '--redis <url>' not specified"],
     [['worker', '--redis', 'redis://127.0.0.1:1', '--stall-ms', '10'], '--stall-ms must be an integer in [500, 3600000] (got 10)'],
   ])('%j', (args, message) => {

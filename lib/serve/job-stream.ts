@@ -27,7 +27,7 @@ export function isLast(event: JobEvent): boolean {
  * Returns undefined when the job does not exist.
  */
 export async function jobEvents(queue: JobQueue, id: string): Promise<{ info: JobInfo; events: AsyncGenerator<JobEvent> } | undefined> {
-  const channel = new EventChannel<JobEvent>(() => unsubscribe());
+  const channel = new EventChannel<JobEvent>({ onReturn: () => unsubscribe() });
   const unsubscribe = queue.subscribe(id, (event) => {
     channel.push(event);
     if (isLast(event)) {

@@ -24,7 +24,8 @@ export async function runJob(model: OvisImage, request: JobRequest, signal: Abor
       signal,
       onStep: (e) => onStep?.({ step: e.step, steps: e.steps, image }),
     });
-    result.images.push({ png: await r.toPNG(), seed: seed.toString() });
+    const png = await r.toPNG(); // typed as a Uint8Array: wrapped, not copied
+    result.images.push({ png: Buffer.from(png.buffer, png.byteOffset, png.byteLength), seed: seed.toString() });
     result.secondsPerImage.push(r.timings.totalMs / 1000);
     result.secondsPerStep.push(r.timings.denoiseMs / 1000 / request.steps);
     result.promptTruncated ||= r.promptTruncated;
