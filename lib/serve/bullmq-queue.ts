@@ -56,9 +56,12 @@ export class BullQueue implements JobQueue {
   }
 
   async get(id: string): Promise<JobInfo | undefined> {
-    const job = await this.queue.getJob(id);
+    // The state first, then the job's hash: states only move forward, so a job read as failed or
+    // completed already has its failedReason or return value (the other order can miss them).
+    const bullState = await this.queue.getJobState(id);
+    const job = bullState === 'unknown' ? undefined : await this.queue.getJob(id);
     if (!job) return this.cancelledInfo(id);
-    const state = await this.stateOf(job);
+    const state = toJobState(bullState, job);
     const info: JobInfo = { id, state, createdAt: job.timestamp, request: job.data.request };
     if (job.processedOn) info.startedAt = job.processedOn;
     if (job.finishedOn) info.finishedAt = job.finishedOn;
@@ -70,9 +73,10 @@ export class BullQueue implements JobQueue {
   }
 
   async cancel(id: string): Promise<boolean> {
-    const job = await this.queue.getJob(id);
+    const bullState = await this.queue.getJobState(id);
+    const job = bullState === 'unknown' ? undefined : await this.queue.getJob(id);
     if (!job) return false;
-    const state = await this.stateOf(job);
+    const state = toJobState(bullState, job);
     if (state !== 'queued' && state !== 'running') return false;
     const mark = JSON.stringify({ request: job.data.request, createdAt: job.timestamp });
     await this.redis.set(this.keys.cancelled(id), mark, 'EX', this.options.resultTtlSeconds);
@@ -126,14 +130,6 @@ export class BullQueue implements JobQueue {
     });
   }
 
-  private async stateOf(job: Job<BullJobData, BullJobResult>): Promise<JobState> {
-    const s = await job.getState();
-    if (s === 'active') return 'running';
-    if (s === 'completed') return 'succeeded';
-    if (s === 'failed') return job.failedReason === CANCELLED_REASON ? 'cancelled' : 'failed';
-    return QUEUED_STATES.includes(s) ? 'queued' : 'failed';
-  }
-
   private async positionOf(id: string): Promise<number> {
     const waiting = await this.queue.getJobs(['waiting'], 0, -1, true);
     return Math.max(0, waiting.findIndex((j) => j.id === id));
@@ -157,6 +153,13 @@ export class BullQueue implements JobQueue {
       worker: r.worker,
     };
   }
+}
+
+function toJobState(s: string, job: Job<BullJobData, BullJobResult>): JobState {
+  if (s === 'active') return 'running';
+  if (s === 'completed') return 'succeeded';
+  if (s === 'failed') return job.failedReason === CANCELLED_REASON ? 'cancelled' : 'failed';
+  return QUEUED_STATES.includes(s) ? 'queued' : 'failed';
 }
 
 function isProgress(v: unknown): v is BullProgress {

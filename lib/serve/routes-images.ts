@@ -7,6 +7,7 @@ import { HttpError } from './http-error.js';
 import { completedEvent, imageData, imagesResponse } from './image-response.js';
 import { jobEvents } from './job-stream.js';
 import { parseRequestBody } from './request-body.js';
+import { isJobId } from './routes-jobs.js';
 import type { RouteContext } from './server.js';
 import { isFinal, type JobEvent, type JobInfo, type JobQueue } from './types.js';
 
@@ -34,7 +35,7 @@ export function registerImageRoutes(app: FastifyInstance, c: RouteContext): void
 
   app.get<{ Params: { id: string; file: string } }>('/v1/images/files/:id/:file', async (request, reply) => {
     const m = IMAGE_FILE.exec(request.params.file);
-    const info = m ? await c.queue.get(request.params.id) : undefined;
+    const info = m && isJobId(request.params.id) ? await c.queue.get(request.params.id) : undefined;
     const png = info?.result?.images[Number(m![1])]?.png;
     if (!png) throw new HttpError(404, 'no such image: unknown, or its job expired');
     return reply.type('image/png').send(png);

@@ -9,6 +9,13 @@ import type { JobEvent, JobInfo } from './types.js';
 
 type IdParams = { Params: { id: string } };
 
+/** Job ids are UUIDs made here; anything else is refused before it reaches a queue (or a Redis key name). */
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isJobId(id: string): boolean {
+  return JOB_ID.test(id);
+}
+
 export function registerJobRoutes(app: FastifyInstance, c: RouteContext): void {
   app.post('/v1/jobs', async (request, reply) => {
     const { request: job, stream } = parseRequestBody(request.body);
@@ -18,13 +25,13 @@ export function registerJobRoutes(app: FastifyInstance, c: RouteContext): void {
   });
 
   app.get<IdParams>('/v1/jobs/:id', async (request) => {
-    const info = await c.queue.get(request.params.id);
+    const info = isJobId(request.params.id) ? await c.queue.get(request.params.id) : undefined;
     if (!info) throw unknownJob();
     return jobJson(info, c.baseUrl(request));
   });
 
   app.get<IdParams>('/v1/jobs/:id/events', { sse: 'manual' }, async (request, reply) => {
-    const subscription = await jobEvents(c.queue, request.params.id);
+    const subscription = isJobId(request.params.id) ? await jobEvents(c.queue, request.params.id) : undefined;
     if (!subscription) throw unknownJob();
     const { info, events } = subscription;
     const baseUrl = c.baseUrl(request);
@@ -37,6 +44,7 @@ export function registerJobRoutes(app: FastifyInstance, c: RouteContext): void {
 
   app.delete<IdParams>('/v1/jobs/:id', async (request) => {
     const { id } = request.params;
+    if (!isJobId(id)) throw unknownJob();
     if (await c.queue.cancel(id)) return { id, cancelled: true };
     const info = await c.queue.get(id);
     if (!info) throw unknownJob();
