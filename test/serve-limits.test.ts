@@ -74,6 +74,15 @@ describe('serve: guards and shutdown', () => {
   });
 });
 
+describe('serve --redis and worker: an unreachable Redis fails at once with one line', () => {
+  it.each([[['serve', '--port', '0']], [['worker', '-m', 'test/fixtures/golden/tiny-diffusers']]])('%j', (args) => {
+    const r = cli([...args, '--redis', 'redis://127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^ovis-image: error: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
 describe('serve and worker: usage errors exit 2 naming the flag', () => {
   it.each([
     [['serve', '--port', '70000'], '--port must be an integer in [0, 65535] (got 70000)'],

@@ -26,7 +26,9 @@ export function registerWorkerCommand(program: Command): Command {
 async function runWorker(f: WorkerFlags): Promise<void> {
   const concurrency = intOption('--concurrency', f.concurrency, 1, 64, 1);
   const stallMs = intOption('--stall-ms', f.stallMs, 500, 3_600_000, DEFAULT_STALL_MS);
-  const { startWorker } = await import('../serve/bullmq-worker.js'); // only when working: other commands skip BullMQ
+  // only when working: other commands skip BullMQ
+  const [{ startWorker }, { probeRedis }] = await Promise.all([import('../serve/bullmq-worker.js'), import('../serve/bullmq-shared.js')]);
+  await probeRedis(f.redis); // a wrong URL fails now, not after the model has loaded
   const signals = stopSignal();
   const model = await loadServingModel(f);
   try {

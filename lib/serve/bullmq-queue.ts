@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CANCELLED_REASON, JOB_NAME, redisConnection, RedisKeys, type BullJobData, type BullJobResult, type BullProgress } from './bullmq-shared.js';
+import { CANCELLED_REASON, connectRedis, duplicateRedis, JOB_NAME, redisErrorReporter, RedisKeys, type BullJobData, type BullJobResult, type BullProgress } from './bullmq-shared.js';
 import { JobEvents } from './job-events.js';
 import { QueueFullError, ShuttingDownError, type JobEvent, type JobInfo, type JobQueue, type JobResult, type JobState, type QueueStats } from './types.js';
 
@@ -37,10 +37,13 @@ export class BullQueue implements JobQueue {
   }
 
   static async connect(url: string, options: BullQueueOptions): Promise<BullQueue> {
-    const redis = redisConnection(url);
+    const onError = redisErrorReporter();
+    const redis = await connectRedis(url, onError);
     const queue = new Queue<BullJobData, BullJobResult>(options.name, { connection: redis });
-    const eventsRedis = redis.duplicate();
+    const eventsRedis = duplicateRedis(redis, onError);
     const queueEvents = new QueueEvents(options.name, { connection: eventsRedis });
+    queue.on('error', onError);
+    queueEvents.on('error', onError);
     await Promise.all([queue.waitUntilReady(), queueEvents.waitUntilReady()]);
     return new BullQueue(queue, queueEvents, redis, eventsRedis, options);
   }

@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { OvisImage } from '../ovis-image.js';
-import { CANCELLED_REASON, redisConnection, RedisKeys, type BullJobData, type BullJobResult } from './bullmq-shared.js';
+import { CANCELLED_REASON, connectRedis, duplicateRedis, redisErrorReporter, RedisKeys, type BullJobData, type BullJobResult } from './bullmq-shared.js';
 import { runJob } from './run-job.js';
 
 export interface WorkerOptions {
@@ -26,10 +26,11 @@ export interface RunningWorker {
 
 export async function startWorker(model: OvisImage, url: string, o: WorkerOptions): Promise<RunningWorker> {
   const keys = new RedisKeys(o.name);
-  const redis = redisConnection(url);
+  const onError = redisErrorReporter();
+  const redis = await connectRedis(url, onError);
   // BullMQ leaves connections it was given open: all three are closed in close().
-  const subscriber = redis.duplicate();
-  const workerRedis = redis.duplicate();
+  const subscriber = duplicateRedis(redis, onError);
+  const workerRedis = duplicateRedis(redis, onError);
   const me = `${hostname()}:${process.pid}`;
   const worker = new Worker<BullJobData, BullJobResult>(
     o.name,
@@ -52,6 +53,7 @@ export async function startWorker(model: OvisImage, url: string, o: WorkerOption
     },
     { connection: workerRedis, concurrency: o.concurrency, lockDuration: o.stallMs, stalledInterval: o.stallMs, maxStalledCount: 2 },
   );
+  worker.on('error', onError);
   await subscriber.subscribe(keys.cancelChannel());
   subscriber.on('message', (_channel: string, id: string) => {
     if (worker.cancelJob(id, CANCELLED_REASON)) o.log?.(`job ${id}: cancelled`);
