@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli } from './cli-helpers.js';
-import { MODEL_FLAGS, postJson, readSse, startServe, waitForRunning, type CliProcess } from './helpers/serve-process.js';
+import { MODEL_FLAGS, postJson, readSse, startCli, startServe, waitForRunning, type CliProcess } from './helpers/serve-process.js';
 
 const KEY = 'test-key-123';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -71,6 +71,16 @@ describe('serve: guards and shutdown', () => {
     expect(done.event).toBe('done');
     expect(done.data.data[0].b64_json.length).toBeGreaterThan(100);
     expect(await serve.proc.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('serve: SIGTERM before it is ready', () => {
+  it('ends the process at once while the model loads', async () => {
+    const proc = startCli(['serve', '--port', '0', ...MODEL_FLAGS]);
+    await new Promise((r) => setTimeout(r, 300));
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(proc.stdout()).not.toMatch(/listening/);
   });
 });
 

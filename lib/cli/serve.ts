@@ -55,7 +55,6 @@ async function runServe(f: ServeFlags): Promise<void> {
     import('../serve/run-job.js'),
     import('../serve/server.js'),
   ]);
-  const signals = stopSignal();
   let model: OvisImage | undefined;
   let queue: JobQueue;
   if (f.redis !== undefined) {
@@ -65,6 +64,8 @@ async function runServe(f: ServeFlags): Promise<void> {
     queue = new MemoryQueue((request, signal, onStep) => runJob(loaded, request, signal, onStep), { capacity, resultTtlMs: resultTtl * 1000 });
   }
   const app = await buildServer({ queue, apiKey: f.apiKey ?? process.env['OVIS_IMAGE_API_KEY'], bodyLimit, publicUrl: f.publicUrl });
+  // From here on SIGTERM drains; before (loading, connecting) it simply ends the process.
+  const signals = stopSignal();
   try {
     const address = await app.listen({ host: f.host, port });
     process.stdout.write(`listening on ${address} (${f.redis === undefined ? 'embedded' : `BullMQ queue '${f.queueName}'`})\n`);

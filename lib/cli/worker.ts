@@ -29,8 +29,9 @@ async function runWorker(f: WorkerFlags): Promise<void> {
   // only when working: other commands skip BullMQ
   const [{ startWorker }, { probeRedis }] = await Promise.all([import('../serve/bullmq-worker.js'), import('../serve/bullmq-shared.js')]);
   await probeRedis(f.redis); // a wrong URL fails now, not after the model has loaded
-  const signals = stopSignal();
   const model = await loadServingModel(f);
+  // From here on SIGTERM lets the running job finish; before (loading) it simply ends the process.
+  const signals = stopSignal();
   try {
     const log = f.quiet === true ? undefined : (line: string): void => void process.stderr.write(`${line}\n`);
     const worker = await startWorker(model, f.redis, { name: f.queueName, concurrency, stallMs, ...(log ? { log } : {}) });
