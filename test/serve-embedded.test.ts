@@ -3,6 +3,7 @@
  * images equal the API's for the same seed, every response format, SSE, jobs, 50 concurrent requests in
  * order, cancel, bad bodies, metrics.
  */
+import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvisImage } from '../lib/ovis-image.js';
@@ -83,6 +84,17 @@ describe('serve (embedded)', () => {
     expect(events.at(-1)!.event).toBe('image_generation.completed');
   });
 
+  it('image + strength (base64 PNG): image-to-image equal to the API, at the image size by default', async () => {
+    const init = readFileSync(new URL('./fixtures/golden/img2img/i1/init.png', import.meta.url));
+    const body = { prompt: 'A wooden sign that says "OPEN"', steps: 6, guidance_scale: 5, seed: 77, strength: 0.7 };
+    const res = await postJson(`${serve.url}/v1/images/generations`, { ...body, image: `data:image/png;base64,${init.toString('base64')}` });
+    expect(res.status).toBe(200);
+    const png = decodePng(Buffer.from(((await res.json()) as { data: { b64_json: string }[] }).data[0]!.b64_json, 'base64'));
+    expect([png.width, png.height]).toEqual([64, 48]);
+    const r = await api.generate({ prompt: body.prompt, steps: 6, guidanceScale: 5, seed: 77, strength: 0.7, image: new Uint8Array(init) });
+    expect(png.data).toEqual(r.image.data);
+  });
+
   it('jobs: POST /v1/jobs, GET /v1/jobs/:id and its events', async () => {
     const res = await postJson(`${serve.url}/v1/jobs`, { ...SMALL, seed: 5 });
     expect(res.status).toBe(202);
@@ -142,7 +154,10 @@ describe('serve (embedded)', () => {
     [{ ...SMALL, prompt: 42 }, 'prompt', "'prompt' must be a string of at most 10000 characters (got 42)"],
     [{ size: '32x32' }, 'prompt', "'prompt' must be a string of at most 10000 characters (got nothing)"],
     [{ ...SMALL, negative_prompt: ['x'] }, 'negative_prompt', "'negative_prompt' must be a string"],
-    [{ ...SMALL, image: '/etc/passwd' }, 'image', "unknown field 'image'"],
+    [{ ...SMALL, image: '/etc/passwd' }, 'image', "'image' bytes are neither PNG nor JPEG"],
+    [{ ...SMALL, image: 'not base64!' }, 'image', "'image' must be a base64 string of PNG or JPEG bytes"],
+    [{ ...SMALL, strength: 0.5 }, 'strength', "'strength' needs 'image'"],
+    [{ ...SMALL, foo: 1 }, 'foo', "unknown field 'foo'"],
     [{ ...SMALL, seed: '18446744073709551615', n: 2 }, 'seed', 'runs past the largest seed'],
   ])('400 for a bad body %#, naming the field', async (body, param, message) => {
     for (const route of ['/v1/images/generations', '/v1/jobs']) {

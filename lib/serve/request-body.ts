@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { OvisError } from '../errors.js';
-import { parseGenerateOptions } from '../pipeline/options.js';
+import { decodeInitImage, defaultSizeFor } from '../pipeline/init-image.js';
+import { MAX_SIDE, MIN_SIDE, parseGenerateOptions } from '../pipeline/options.js';
 import { MAX_SEED, randomSeed } from '../pipeline/rng.js';
 import { HttpError } from './http-error.js';
 import type { JobRequest } from './types.js';
@@ -15,11 +16,15 @@ export const MAX_IMAGES_PER_REQUEST = 10;
 const N = `must be an integer in [1, ${MAX_IMAGES_PER_REQUEST}]`;
 const SIZE = "must be a string 'WxH' such as '1024x1024' (each side a multiple of 16 in [16, 4096])";
 const FORMAT = "must be 'b64_json' or 'url'";
+const IMAGE = 'must be a base64 string of PNG or JPEG bytes';
 
 const bodySchema = z.strictObject({
   prompt: z.unknown().optional(),
   negative_prompt: z.unknown().optional(),
-  size: z.string({ error: SIZE }).regex(/^\d{1,5}x\d{1,5}$/, { error: SIZE }).default('1024x1024'),
+  size: z.string({ error: SIZE }).regex(/^\d{1,5}x\d{1,5}$/, { error: SIZE }).optional(),
+  /** Image-to-image: the start image, base64 PNG or JPEG bytes (a data: URL prefix is allowed). */
+  image: z.string({ error: IMAGE }).optional(),
+  strength: z.unknown().optional(),
   steps: z.unknown().optional(),
   guidance_scale: z.unknown().optional(),
   seed: z.unknown().optional(),
@@ -45,19 +50,40 @@ const FIELD_OF_OPTION: Readonly<Record<string, string>> = {
   steps: 'steps',
   guidanceScale: 'guidance_scale',
   seed: 'seed',
+  image: 'image',
+  strength: 'strength',
 };
+
+function imageBytes(b64: string): Buffer {
+  const body = b64.replace(/^data:image\/[\w+.-]+;base64,/, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new HttpError(400, `'image' ${IMAGE} (got characters outside base64)`, 'image');
+  return Buffer.from(body, 'base64');
+}
+
+/** Decodes the start image as the API will; returns its default output size (rounded down to multiples of 16). */
+function checkImage(image: Buffer): [number, number] {
+  try {
+    const { width, height } = defaultSizeFor(decodeInitImage(image), [MIN_SIDE, MAX_SIDE]);
+    return [width, height];
+  } catch (e) {
+    if (e instanceof OvisError && e.code === 'OVIS_INVALID_OPTIONS') throw renameApiError(e.message);
+    throw e;
+  }
+}
 
 export function parseRequestBody(body: unknown, newSeed: () => bigint = randomSeed): ParsedBody {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'the body must be a JSON object');
   const parsed = bodySchema.safeParse(body);
   if (!parsed.success) throw bodyError(parsed.error.issues[0]!, body as Record<string, unknown>);
   const b = parsed.data;
-  const [width, height] = b.size.split('x').map(Number) as [number, number];
+  const image = b.image === undefined ? undefined : imageBytes(b.image);
+  const imageSize = image ? checkImage(image) : undefined; // bad bytes are a 400 now, not a failed job
+  const [width, height] = b.size !== undefined ? (b.size.split('x').map(Number) as [number, number]) : (imageSize ?? [1024, 1024]);
   const options = {
     prompt: b.prompt,
     width,
     height,
-    ...defined({ negativePrompt: b.negative_prompt, steps: b.steps, guidanceScale: b.guidance_scale, seed: seedValue(b.seed) }),
+    ...defined({ negativePrompt: b.negative_prompt, steps: b.steps, guidanceScale: b.guidance_scale, seed: seedValue(b.seed), image, strength: b.strength }),
   };
   const o = checkWithApi(options);
   const seed = o.seed === undefined ? newSeed() : BigInt(o.seed);
@@ -73,6 +99,7 @@ export function parseRequestBody(body: unknown, newSeed: () => bigint = randomSe
     n: b.n,
     responseFormat: b.response_format,
   };
+  if (image) Object.assign(request, { image: image.toString('base64'), ...(o.strength !== undefined ? { strength: o.strength } : {}) });
   return { request, stream: b.stream };
 }
 

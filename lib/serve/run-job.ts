@@ -21,6 +21,8 @@ export async function runJob(model: OvisImage, request: JobRequest, signal: Abor
       steps: request.steps,
       guidanceScale: request.guidanceScale,
       seed,
+      ...(request.image !== undefined ? { image: Buffer.from(request.image, 'base64') } : {}),
+      ...(request.strength !== undefined ? { strength: request.strength } : {}),
       signal,
       onStep: (e) => onStep?.({ step: e.step, steps: e.steps, image }),
     });

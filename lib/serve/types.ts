@@ -15,6 +15,9 @@ export interface JobRequest {
   seed: string;
   /** How many images. */
   n: number;
+  /** Image-to-image: the start image (base64 PNG or JPEG bytes) and how far it is re-noised. */
+  image?: string;
+  strength?: number;
   /** How finished images are handed back: inline base64, or a URL on this server. */
   responseFormat: 'b64_json' | 'url';
 }
