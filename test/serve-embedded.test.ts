@@ -95,6 +95,18 @@ describe('serve (embedded)', () => {
     expect(png.data).toEqual(r.image.data);
   });
 
+  it('stream with partial_images sends that many previews (VAE-decoded PNGs) before the completed image', async () => {
+    const events = await readSse(await postJson(`${serve.url}/v1/images/generations`, { ...SMALL, steps: 6, seed: 4, stream: true, partial_images: 2 }));
+    const partial = events.filter((e) => e.event === 'image_generation.partial_image');
+    expect(partial.map((e) => e.data.partial_image_index)).toEqual([0, 1]);
+    for (const p of partial) {
+      expect(p.data).toMatchObject({ type: 'image_generation.partial_image', size: '32x32', output_format: 'png', index: 0 });
+      expect(decodePng(Buffer.from(p.data.b64_json, 'base64')).width).toBe(32);
+    }
+    expect(events.findIndex((e) => e.event === 'image_generation.partial_image')).toBeLessThan(events.findIndex((e) => e.event === 'image_generation.completed'));
+    expect(pixels(events.at(-1)!.data.b64_json)).toEqual(await apiImage(4, { ...SMALL, steps: 6 }));
+  });
+
   it('jobs: POST /v1/jobs, GET /v1/jobs/:id and its events', async () => {
     const res = await postJson(`${serve.url}/v1/jobs`, { ...SMALL, seed: 5 });
     expect(res.status).toBe(202);
@@ -158,6 +170,7 @@ describe('serve (embedded)', () => {
     [{ ...SMALL, image: 'not base64!' }, 'image', "'image' must be a base64 string of PNG or JPEG bytes"],
     [{ ...SMALL, strength: 0.5 }, 'strength', "'strength' needs 'image'"],
     [{ ...SMALL, foo: 1 }, 'foo', "unknown field 'foo'"],
+    [{ ...SMALL, partial_images: 4 }, 'partial_images', "'partial_images' must be an integer in [0, 3] (got 4)"],
     [{ ...SMALL, seed: '18446744073709551615', n: 2 }, 'seed', 'runs past the largest seed'],
   ])('400 for a bad body %#, naming the field', async (body, param, message) => {
     for (const route of ['/v1/images/generations', '/v1/jobs']) {

@@ -69,7 +69,7 @@ export class BullQueue implements JobQueue {
     if (job.processedOn) info.startedAt = job.processedOn;
     if (job.finishedOn) info.finishedAt = job.finishedOn;
     if (state === 'queued') info.position = await this.positionOf(id);
-    if (state === 'running' && isProgress(job.progress)) Object.assign(info, job.progress);
+    if (state === 'running' && isProgress(job.progress)) Object.assign(info, { step: job.progress.step, steps: job.progress.steps, image: job.progress.image });
     if (state === 'succeeded') info.result = await this.resultOf(id, job.returnvalue);
     if (state === 'failed') info.error = job.failedReason;
     return info;

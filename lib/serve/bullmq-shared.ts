@@ -31,6 +31,8 @@ export interface BullProgress {
   step: number;
   steps: number;
   image: number;
+  preview?: string;
+  partialIndex?: number;
 }
 
 export class RedisKeys {

@@ -35,3 +35,16 @@ export function completedEvent(info: JobInfo, datum: ImageDatum, index: number):
     output_format: 'png',
   };
 }
+
+/** OpenAI's `image_generation.partial_image` streamed event: a preview of image `index` during denoising. */
+export function partialImageEvent(info: JobInfo, b64: string, partialIndex: number, index: number): Record<string, unknown> {
+  return {
+    type: 'image_generation.partial_image',
+    b64_json: b64,
+    partial_image_index: partialIndex,
+    index,
+    created_at: Math.floor(Date.now() / 1000),
+    size: `${info.request.width}x${info.request.height}`,
+    output_format: 'png',
+  };
+}

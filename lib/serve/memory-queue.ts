@@ -102,7 +102,7 @@ export class MemoryQueue implements JobQueue {
     entry.info.startedAt = Date.now();
     const started = performance.now();
     const done = this.runner(entry.info.request, entry.abort.signal, (p) => {
-      Object.assign(entry.info, p);
+      Object.assign(entry.info, { step: p.step, steps: p.steps, image: p.image });
       this.emit(entry, { type: 'step', ...p });
     }).then(
       (result) => {

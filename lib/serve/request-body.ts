@@ -12,10 +12,12 @@ import { HttpError } from './http-error.js';
 import type { JobRequest } from './types.js';
 
 export const MAX_IMAGES_PER_REQUEST = 10;
+export const MAX_PARTIAL_IMAGES = 3;
 
 const N = `must be an integer in [1, ${MAX_IMAGES_PER_REQUEST}]`;
 const SIZE = "must be a string 'WxH' such as '1024x1024' (each side a multiple of 16 in [16, 4096])";
 const FORMAT = "must be 'b64_json' or 'url'";
+const PARTIAL = `must be an integer in [0, ${MAX_PARTIAL_IMAGES}]`;
 const IMAGE = 'must be a base64 string of PNG or JPEG bytes';
 
 const bodySchema = z.strictObject({
@@ -31,6 +33,8 @@ const bodySchema = z.strictObject({
   n: z.number({ error: N }).int({ error: N }).min(1, { error: N }).max(MAX_IMAGES_PER_REQUEST, { error: N }).default(1),
   response_format: z.enum(['b64_json', 'url'], { error: FORMAT }).default('b64_json'),
   stream: z.boolean({ error: 'must be a boolean' }).default(false),
+  /** OpenAI's: how many partial images (previews, decoded by the VAE) a stream sends before the final one. */
+  partial_images: z.number({ error: PARTIAL }).int({ error: PARTIAL }).min(0, { error: PARTIAL }).max(MAX_PARTIAL_IMAGES, { error: PARTIAL }).default(0),
   // Sent by OpenAI clients; one server serves one model, so these are accepted and ignored.
   model: z.string({ error: 'must be a string' }).optional(),
   user: z.string({ error: 'must be a string' }).optional(),
@@ -99,6 +103,7 @@ export function parseRequestBody(body: unknown, newSeed: () => bigint = randomSe
     n: b.n,
     responseFormat: b.response_format,
   };
+  if (b.partial_images > 0) request.partialImages = b.partial_images;
   if (image) Object.assign(request, { image: image.toString('base64'), ...(o.strength !== undefined ? { strength: o.strength } : {}) });
   return { request, stream: b.stream };
 }

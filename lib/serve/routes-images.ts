@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { HttpError } from './http-error.js';
-import { completedEvent, imageData, imagesResponse } from './image-response.js';
+import { completedEvent, imageData, imagesResponse, partialImageEvent } from './image-response.js';
 import { jobEvents } from './job-stream.js';
 import { parseRequestBody } from './request-body.js';
 import { isJobId } from './routes-jobs.js';
@@ -58,6 +58,7 @@ async function* openAiStream(info: JobInfo, events: AsyncIterable<JobEvent>, bas
   for await (const e of events) {
     if (e.type === 'queued') yield { event: 'image_generation.queued', data: { type: 'image_generation.queued', position: e.position } };
     if (e.type === 'step') yield { event: 'image_generation.progress', data: { type: 'image_generation.progress', index: e.image, step: e.step, steps: e.steps } };
+    if (e.type === 'step' && e.preview !== undefined) yield { event: 'image_generation.partial_image', data: partialImageEvent(info, e.preview, e.partialIndex ?? 0, e.image) };
     if (e.type === 'done') {
       const data = imageData(info, e.result, baseUrl);
       for (let i = 0; i < data.length; i++) yield { event: 'image_generation.completed', data: completedEvent(info, data[i]!, i) };

@@ -18,6 +18,8 @@ export interface JobRequest {
   /** Image-to-image: the start image (base64 PNG or JPEG bytes) and how far it is re-noised. */
   image?: string;
   strength?: number;
+  /** Previews (VAE-decoded PNGs) sent on step events, at most this many per image. */
+  partialImages?: number;
   /** How finished images are handed back: inline base64, or a URL on this server. */
   responseFormat: 'b64_json' | 'url';
 }
@@ -59,7 +61,7 @@ export interface JobInfo {
 
 export type JobEvent =
   | { type: 'queued'; position: number }
-  | { type: 'step'; step: number; steps: number; image: number }
+  | { type: 'step'; step: number; steps: number; image: number; preview?: string; partialIndex?: number }
   | { type: 'done'; result: JobResult }
   | { type: 'failed'; error: string }
   | { type: 'cancelled' };
