@@ -11,7 +11,7 @@ import { OvisImage } from '../lib/ovis-image.js';
 import { decodePng } from '../lib/pipeline/png.js';
 import { assertBuilt } from './cli-helpers.js';
 import { redisSkipReason, startRedis, type RedisServer } from './helpers/redis-server.js';
-import { postJson, readSse, startServe, startWorker, TINY_MODEL, waitForJob, waitForRunning, type CliProcess } from './helpers/serve-process.js';
+import { postJson, readSse, type Json, startServe, startWorker, TINY_MODEL, waitForJob, waitForRunning, type CliProcess } from './helpers/serve-process.js';
 
 const SMALL = { prompt: 'a red fox', size: '32x32', steps: 2, guidance_scale: 3 };
 const LONG = { prompt: 'a slow one', size: '64x64', steps: 100, guidance_scale: 1 };
@@ -101,7 +101,7 @@ describe.skipIf(skip !== undefined)('serve --redis with BullMQ workers', () => {
     const jobs = await Promise.all(ids.map((id) => waitForJob(serve.url, id, /succeeded|failed|cancelled/)));
     expect(jobs.map((j) => j.state)).toEqual(Array(50).fill('succeeded'));
     expect(jobs.map((j) => j.data[0].seed)).toEqual(jobs.map((_, i) => String(200 + i)));
-    const byWorker = new Map<string, any[]>();
+    const byWorker = new Map<string, Json[]>();
     for (const j of jobs) byWorker.set(j.worker, [...(byWorker.get(j.worker) ?? []), j]);
     expect(byWorker.size).toBe(2);
     for (const own of byWorker.values()) for (let i = 1; i < own.length; i++) expect(own[i].started_at).toBeGreaterThanOrEqual(own[i - 1].finished_at);

@@ -70,9 +70,13 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 }
 
+/** Server JSON as the tests read it: shapes are what the expectations check. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- loose on purpose: each test asserts the fields it reads
+export type Json = any;
+
 export interface SseEvent {
   event: string;
-  data: any;
+  data: Json;
 }
 
 /** Reads a whole server-sent-events response (until the server closes it). */
@@ -88,10 +92,10 @@ export async function readSse(res: Response): Promise<SseEvent[]> {
 }
 
 /** Waits until GET /v1/jobs/:id shows a state matching `states`. */
-export async function waitForJob(url: string, id: string, states: RegExp, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<any> {
+export async function waitForJob(url: string, id: string, states: RegExp, timeoutMs = 60_000, headers: Record<string, string> = {}): Promise<Json> {
   const started = Date.now();
   for (;;) {
-    const job = (await (await fetch(`${url}/v1/jobs/${id}`, { headers })).json()) as any;
+    const job = (await (await fetch(`${url}/v1/jobs/${id}`, { headers })).json()) as Json;
     if (states.test(job.state)) return job;
     if (Date.now() - started > timeoutMs) throw new Error(`job ${id} still ${job.state} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
@@ -102,7 +106,7 @@ export async function waitForJob(url: string, id: string, states: RegExp, timeou
 export async function waitForRunning(url: string, id: string, headers: Record<string, string> = {}): Promise<void> {
   const started = Date.now();
   for (;;) {
-    const job = (await (await fetch(`${url}/v1/jobs/${id}`, { headers })).json()) as any;
+    const job = (await (await fetch(`${url}/v1/jobs/${id}`, { headers })).json()) as Json;
     if (job.state === 'running' && job.step >= 1) return;
     if (job.state !== 'queued' && job.state !== 'running') throw new Error(`job ${id} is ${job.state}`);
     if (Date.now() - started > 60_000) throw new Error(`job ${id} did not start`);
