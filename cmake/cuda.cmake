@@ -67,6 +67,6 @@ if(OVIS_TESTS)
 endif()
 
 if(OVIS_BENCH AND EXISTS ${CMAKE_SOURCE_DIR}/bench/cuda/bench_gpu.cpp)
-  add_executable(ovis_bench_gpu ${CMAKE_SOURCE_DIR}/bench/cuda/bench_gpu.cpp)
+  add_executable(ovis_bench_gpu ${CMAKE_SOURCE_DIR}/bench/cuda/bench_gpu.cpp ${CMAKE_SOURCE_DIR}/bench/cuda/cost_model.cpp)
   target_link_libraries(ovis_bench_gpu PRIVATE ovis_core)
 endif()

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "cost_model.h"
 #include "model/schedule.h"
 #include "core/error.h"
 #include "cuda_backend.h"
@@ -264,6 +265,25 @@ void run_case(Engine& engine, CudaBackend& cb, const Args& a, const Case& c) {
               (long long)cb.slow_path_calls());
 }
 
+// The cost model's prediction (bench/cuda/cost_model.h) beside the measurements: the whole table for the
+// first size, the per-image sum for the others.
+void print_predictions(const Args& args) {
+  const bench::DeviceRates rates = bench::h100_sxm_datasheet();
+  for (size_t i = 0; i < args.cases.size(); ++i) {
+    bench::Workload w;
+    w.width = args.cases[i].w, w.height = args.cases[i].h, w.batch = args.cases[i].batch;
+    w.steps = args.steps;
+    w.bytes_per_value = args.fp32 ? 4 : 2;
+    if (i == 0) {
+      std::printf("%s\n", bench::cost_report(w, rates).c_str());
+      continue;
+    }
+    const bench::Prediction p = bench::predict_image(w, rates);
+    std::printf("PREDICTION (cost model) %lldx%lld batch %lld: %.2f s per image (step %.1f ms)\n",
+                (long long)w.width, (long long)w.height, (long long)w.batch, p.image_s, p.step_s * 1e3);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,6 +294,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
+  print_predictions(args);
   if (cuda_device_count() == 0) {
     std::printf("no CUDA device: skipped\n");
     return 0;
