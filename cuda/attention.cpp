@@ -1,6 +1,11 @@
 // attention on CUDA: the host-side choice between the flash kernel (attention_flash.cu) and the
-// generic one (attention_generic.cu), with the path counted in the backend's PathStats.
+// generic one (attention_generic.cu), with the path counted in the backend's PathStats. The tensor-core
+// kernel is the WMMA one (attention_flash.cu) unless OVIS_ATTENTION=mma picks attention_mma.cu; WMMA
+// stays the default until a GPU run has checked the mma kernel against the CPU.
 #include "attention.h"
+
+#include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 #include "launchers.h"
@@ -24,6 +29,23 @@ AttentionArgs shape_args(const Tensor& q, const Tensor& k, float scale, bool cau
   return a;
 }
 
+// Read per call (a getenv is nothing beside a kernel launch) so a test or bench can compare both kernels.
+bool mma_selected() {
+  const char* v = std::getenv("OVIS_ATTENTION");
+  if (!v || !*v || std::strcmp(v, "wmma") == 0) return false;
+  if (std::strcmp(v, "mma") == 0) return true;
+  fail("OVIS_BAD_ARGUMENT", std::string("OVIS_ATTENTION must be 'wmma' (default) or 'mma', got '") + v + "'");
+}
+
+bool tensor_core_ok(const AttentionArgs& a, bool mma) {
+  return mma ? attention_mma_ok(a) : flash_attention_hd128_ok(a);
+}
+
+void launch_tensor_core(const AttentionArgs& a, bool mma, cudaStream_t s) {
+  if (mma) launch_attention_mma(a, s);
+  else launch_flash_attention_hd128(a, s);
+}
+
 void set_io(AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out) {
   a.q = q.data;
   a.k = k.data;
@@ -41,19 +63,24 @@ Tensor attention_forward(CudaBackend& be, const Tensor& q, const Tensor& k, cons
   const Tensor mask = key_mask ? be.cast(*key_mask, DType::F32) : Tensor();
   AttentionArgs a = shape_args(q, k, scale, causal, key_mask ? &mask : nullptr);
   PathStats& stats = be.path_stats();
-  // bf16 mode at head_dim 128 (every MMDiT and Qwen3 call) must take the flash kernel.
+  const bool mma = mma_selected();
+  // bf16 mode at head_dim 128 (every MMDiT and Qwen3 call) must take a tensor-core kernel; the mma one
+  // also takes the small head dims of the tests.
   const bool flash_expected = !be.fp32() && a.hd == 128;
-  if (flash_expected) {
+  const bool mma_dim = a.hd == 32 || a.hd == 64 || a.hd == 80;
+  if (flash_expected || (mma && !be.fp32() && mma_dim)) {
     const Tensor qb = be.cast(q, DType::BF16), kb = be.cast(k, DType::BF16), vb = be.cast(v, DType::BF16);
     Tensor out = be.alloc(q.shape, DType::BF16);
     set_io(a, qb, kb, vb, out);
-    if (flash_attention_hd128_ok(a)) {
+    if (tensor_core_ok(a, mma)) {
       ++stats.attn_flash;
-      launch_flash_attention_hd128(a, be.stream());
+      launch_tensor_core(a, mma, be.stream());
       return out;
     }
-    ++stats.attn_left_flash;
-    log_slow_path_once("attention " + q.shape.str() + " left the flash path (unaligned or too many heads/batches)");
+    if (flash_expected) {
+      ++stats.attn_left_flash;
+      log_slow_path_once("attention " + q.shape.str() + " left the flash path (unaligned or too many heads/batches)");
+    }
   }
   ++stats.attn_generic;
   // Generic path: one common input dtype (f32 when they differ).

@@ -23,6 +23,7 @@ bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType
 CudaBackend::CudaBackend(int device, bool fp32, const CublasLtApi& lt) : device_(device), fp32_(fp32) {
   CUDA_CHECK(cudaSetDevice(device_));
   prepare_flash_attention_hd128();  // once per backend, not per call
+  prepare_attention_mma();
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   alloc_ = std::make_shared<DeviceAllocator>(device_);
   try {

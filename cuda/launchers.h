@@ -63,6 +63,11 @@ bool flash_attention_hd128_ok(const AttentionArgs& a);
 // Raises the kernel's dynamic shared memory limit on the current device: once per backend, not per call.
 void prepare_flash_attention_hd128();
 void launch_flash_attention_hd128(const AttentionArgs& a, cudaStream_t s);
+// bf16 q/k/v/out, hd 32, 64, 80 or 128, 16-byte aligned: the mma.sync kernel with K/V double-buffered
+// by cp.async (attention_mma.cu), chosen with OVIS_ATTENTION=mma until a GPU has verified it.
+bool attention_mma_ok(const AttentionArgs& a);
+void prepare_attention_mma();  // once per backend, like prepare_flash_attention_hd128
+void launch_attention_mma(const AttentionArgs& a, cudaStream_t s);
 // Any float dtype, hd <= 512: f32 online softmax on CUDA cores.
 void launch_attention_generic(const AttentionArgs& a, cudaStream_t s);
 

@@ -1,6 +1,8 @@
 // The op-case table: small odd shapes (CI runs them on the CPU against the reference loops) and the
 // full-size shapes of the model (GPU runs compare them with the CPU backend).
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <random>
 
 #include "op_case.h"
@@ -77,6 +79,19 @@ void linear_cases(std::vector<OpCase>& out) {
 }
 
 void elementwise_cases(std::vector<OpCase>& out) {
+  {  // sizes a multiple of 8 at a small size: the 16-byte vector paths of the CUDA kernels
+    const Shape s{3, 19, 48};
+    OpCase si = make_case("silu", s.str() + " (multiple of 8)", 8 * n(s), false);
+    si.make = [s](uint32_t sd) { return std::vector<Input>{{rnd(s, sd, -6.f, 6.f)}}; };
+    si.run = [](Backend& be, std::vector<Tensor>& t) { return be.silu(t[0]); };
+    si.reference = [](const std::vector<Input>& in) { return ref::silu(in[0].host); };
+    out.push_back(si);
+    OpCase sw = make_case("swiglu", s.str() + " (F multiple of 8)", 6 * n(s), false);
+    sw.make = [s](uint32_t sd) { return std::vector<Input>{{rnd(s, sd, -4.f, 4.f)}}; };
+    sw.run = [](Backend& be, std::vector<Tensor>& t) { return be.swiglu(t[0]); };
+    sw.reference = [](const std::vector<Input>& in) { return ref::swiglu(in[0].host); };
+    out.push_back(sw);
+  }
   for (const Shape& s : {Shape{2, 37, 33}, Shape{2, 4352, 3072}}) {
     OpCase si = make_case("silu", s.str(), 8 * n(s), false);
     si.make = [s](uint32_t sd) { return std::vector<Input>{{rnd(s, sd, -6.f, 6.f)}}; };
@@ -179,19 +194,36 @@ void rope_cases(std::vector<OpCase>& out) {
     }
 }
 
-void attention_cases(std::vector<OpCase>& out) {
-  struct A { int64_t B, Sq, Sk, Hq, Hkv, hd; bool causal; int64_t padded; const char* what; };
-  for (const A& a : {A{2, 271, 271, 2, 2, 128, false, 0, "MMDiT 48x80 image"},
-                     A{1, 284, 284, 16, 8, 128, true, 0, "Qwen3 causal + GQA"},
-                     A{2, 284, 284, 16, 8, 128, true, 200, "Qwen3 causal + padding mask + GQA"},
-                     A{2, 70, 45, 4, 2, 128, false, 45, "Sq != Sk, item 1 all masked"},
-                     A{2, 33, 21, 2, 2, 80, false, 5, "head_dim 80"},
-                     A{1, 256, 256, 1, 1, 512, false, 0, "VAE 16x16 latent"},
-                     A{2, 4352, 4352, 2, 2, 128, false, 0, "MMDiT 1024^2 (2 of 24 heads)"},
-                     A{2, 4353, 4353, 2, 2, 128, false, 0, "MMDiT 1024^2 + 1 (odd tile)"},
-                     A{1, 16384, 16384, 1, 1, 512, false, 0, "VAE 128x128 latent"}}) {
+struct AttentionShape { int64_t B, Sq, Sk, Hq, Hkv, hd; bool causal; int64_t padded; const char* what; };
+
+// Sets OVIS_ATTENTION for one call and restores it after: the CUDA backend picks its tensor-core
+// attention kernel from it (cuda/attention.cpp); other backends ignore it.
+class ScopedAttentionKernel {
+ public:
+  explicit ScopedAttentionKernel(const char* kernel) : active_(kernel != nullptr) {
+    if (!active_) return;
+    const char* old = std::getenv("OVIS_ATTENTION");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv("OVIS_ATTENTION", kernel, 1);
+  }
+  ~ScopedAttentionKernel() {
+    if (!active_) return;
+    if (had_) setenv("OVIS_ATTENTION", old_.c_str(), 1);
+    else unsetenv("OVIS_ATTENTION");
+  }
+
+ private:
+  bool active_, had_ = false;
+  std::string old_;
+};
+
+// op "attention" runs the default kernel; "attention_mma" the mma.sync one (OVIS_ATTENTION=mma).
+void add_attention_cases(std::vector<OpCase>& out, const std::vector<AttentionShape>& shapes, const char* kernel) {
+  for (const AttentionShape& a : shapes) {
     const double flop = 4.0 * a.B * a.Hq * a.Sq * a.Sk * a.hd * (a.causal ? 0.5 : 1.0);
-    OpCase c = make_case("attention", std::string(a.what) + " B" + std::to_string(a.B) + " S" + std::to_string(a.Sq) +
+    OpCase c = make_case(kernel ? std::string("attention_") + kernel : std::string("attention"),
+                         std::string(a.what) + " B" + std::to_string(a.B) + " S" + std::to_string(a.Sq) +
                                           " H" + std::to_string(a.Hq) + "/" + std::to_string(a.Hkv) + " hd" +
                                           std::to_string(a.hd), flop, true);
     c.make = [a](uint32_t sd) {
@@ -201,7 +233,8 @@ void attention_cases(std::vector<OpCase>& out) {
       return in;
     };
     const float scale = float(1.0 / std::sqrt(double(a.hd)));
-    c.run = [a, scale](Backend& be, std::vector<Tensor>& t) {
+    c.run = [a, scale, kernel](Backend& be, std::vector<Tensor>& t) {
+      ScopedAttentionKernel choice(kernel);
       return be.attention(t[0], t[1], t[2], scale, a.causal, t.size() > 3 ? &t[3] : nullptr);
     };
     c.reference = [a, scale](const std::vector<Input>& in) {
@@ -210,6 +243,25 @@ void attention_cases(std::vector<OpCase>& out) {
     c.segments = by_rows();
     out.push_back(c);
   }
+}
+
+void attention_cases(std::vector<OpCase>& out) {
+  using A = AttentionShape;
+  const std::vector<A> tensor_core{A{2, 271, 271, 2, 2, 128, false, 0, "MMDiT 48x80 image"},
+                                   A{1, 284, 284, 16, 8, 128, true, 0, "Qwen3 causal + GQA"},
+                                   A{2, 284, 284, 16, 8, 128, true, 200, "Qwen3 causal + padding mask + GQA"},
+                                   A{2, 70, 45, 4, 2, 128, false, 45, "Sq != Sk, item 1 all masked"},
+                                   A{2, 33, 21, 2, 2, 80, false, 5, "head_dim 80"},
+                                   A{2, 4352, 4352, 2, 2, 128, false, 0, "MMDiT 1024^2 (2 of 24 heads)"},
+                                   A{2, 4353, 4353, 2, 2, 128, false, 0, "MMDiT 1024^2 + 1 (odd tile)"}};
+  std::vector<A> all = tensor_core;
+  all.push_back(A{1, 256, 256, 1, 1, 512, false, 0, "VAE 16x16 latent"});
+  all.push_back(A{1, 16384, 16384, 1, 1, 512, false, 0, "VAE 128x128 latent"});
+  add_attention_cases(out, all, nullptr);
+  std::vector<A> mma = tensor_core;  // plus the small head dims the tiny test models use
+  mma.push_back(A{2, 77, 77, 4, 2, 64, true, 60, "head_dim 64, causal + mask + GQA"});
+  mma.push_back(A{2, 65, 130, 2, 1, 32, false, 0, "head_dim 32, Sk = 2 tiles + 2"});
+  add_attention_cases(out, mma, "mma");
 }
 
 void conv_cases(std::vector<OpCase>& out) {
