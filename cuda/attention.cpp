@@ -42,8 +42,10 @@ bool tensor_core_ok(const AttentionArgs& a, bool mma) {
 }
 
 void launch_tensor_core(const AttentionArgs& a, bool mma, cudaStream_t s) {
-  if (mma) launch_attention_mma(a, s);
-  else launch_flash_attention_hd128(a, s);
+  if (mma)
+    launch_attention_mma(a, s);
+  else
+    launch_flash_attention_hd128(a, s);
 }
 
 void set_io(AttentionArgs& a, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out) {

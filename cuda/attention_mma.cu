@@ -16,7 +16,8 @@ constexpr int kBN = 64;  // keys per tile
 constexpr int kWarps = kBM / 16;
 constexpr int kThreads = kWarps * 32;
 
-template <int D> struct Layout {
+template <int D>
+struct Layout {
   static constexpr int kLd = D + 8;  // bf16 row stride: 16-byte rows, conflict-free 32-bit fragment loads
   static constexpr int kQ = kBM * kLd;
   static constexpr int kTile = kBN * kLd;
@@ -32,7 +33,8 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_b
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src), "r"(src_bytes));
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cp_async_wait() {
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
@@ -70,15 +72,16 @@ __device__ __forceinline__ void load_tile_async(bf16* dst, const bf16* src, int6
   }
 }
 
-template <int D> __global__ void __launch_bounds__(kThreads) attention_mma_kernel(AttentionArgs a) {
+template <int D>
+__global__ void __launch_bounds__(kThreads) attention_mma_kernel(AttentionArgs a) {
   using L = Layout<D>;
   constexpr int kKSteps = D / 16;   // k-steps of Q·Kᵀ
   constexpr int kSTiles = kBN / 8;  // n-tiles of S
   constexpr int kOTiles = D / 8;    // n-tiles of O
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* Qs = reinterpret_cast<bf16*>(smem);
-  bf16* Ks = Qs + L::kQ;          // [2][kBN][kLd]
-  bf16* Vs = Ks + 2 * L::kTile;   // [2][kBN][kLd]
+  bf16* Ks = Qs + L::kQ;                                        // [2][kBN][kLd]
+  bf16* Vs = Ks + 2 * L::kTile;                                 // [2][kBN][kLd]
   float* key_ok = reinterpret_cast<float*>(Vs + 2 * L::kTile);  // [2][kBN]: 1 visible, 0 masked or past the end
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -234,12 +237,14 @@ template <int D> __global__ void __launch_bounds__(kThreads) attention_mma_kerne
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-template <int D> void set_smem() {
+template <int D>
+void set_smem() {
   CUDA_CHECK(cudaFuncSetAttribute(attention_mma_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                   Layout<D>::kSmemBytes));
 }
 
-template <int D> void launch(const AttentionArgs& a, cudaStream_t s) {
+template <int D>
+void launch(const AttentionArgs& a, cudaStream_t s) {
   const dim3 grid(unsigned((a.sq + kBM - 1) / kBM), unsigned(a.hq), unsigned(a.batch));
   attention_mma_kernel<D><<<grid, kThreads, Layout<D>::kSmemBytes, s>>>(a);
   CUDA_CHECK_LAUNCH();
@@ -249,9 +254,8 @@ template <int D> void launch(const AttentionArgs& a, cudaStream_t s) {
 
 bool attention_mma_ok(const AttentionArgs& a) {
   const bool dim_ok = a.hd == 32 || a.hd == 64 || a.hd == 80 || a.hd == 128;
-  return a.t == DType::BF16 && a.tout == DType::BF16 && dim_ok && a.hkv > 0 && a.hq % a.hkv == 0 &&
-         aligned16(a.q) && aligned16(a.k) && aligned16(a.v) && aligned16(a.out) && a.hq <= 65535 &&
-         a.batch <= 65535;
+  return a.t == DType::BF16 && a.tout == DType::BF16 && dim_ok && a.hkv > 0 && a.hq % a.hkv == 0 && aligned16(a.q) &&
+         aligned16(a.k) && aligned16(a.v) && aligned16(a.out) && a.hq <= 65535 && a.batch <= 65535;
 }
 
 void prepare_attention_mma() {
@@ -265,10 +269,14 @@ void launch_attention_mma(const AttentionArgs& a, cudaStream_t s) {
   if (!attention_mma_ok(a)) fail("OVIS_INTERNAL", "mma attention called with unsupported arguments");
   if (a.batch * a.sq * a.hq == 0) return;
   switch (a.hd) {
-    case 32: return launch<32>(a, s);
-    case 64: return launch<64>(a, s);
-    case 80: return launch<80>(a, s);
-    default: return launch<128>(a, s);
+    case 32:
+      return launch<32>(a, s);
+    case 64:
+      return launch<64>(a, s);
+    case 80:
+      return launch<80>(a, s);
+    default:
+      return launch<128>(a, s);
   }
 }
 

@@ -32,7 +32,8 @@ void launch_silu(const void* x, DType tx, void* y, DType ty, int64_t n, cudaStre
   if (n == 0) return;
   const bool aligned = ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y)) & 15) == 0;
   if (tx == DType::BF16 && ty == DType::BF16 && n % 8 == 0 && aligned) {
-    silu_bf16x8_kernel<<<grid_for(n / 8), kThreads, 0, s>>>(static_cast<const uint4*>(x), static_cast<uint4*>(y), n / 8);
+    silu_bf16x8_kernel<<<grid_for(n / 8), kThreads, 0, s>>>(static_cast<const uint4*>(x), static_cast<uint4*>(y),
+                                                            n / 8);
     CUDA_CHECK_LAUNCH();
     return;
   }

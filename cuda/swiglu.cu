@@ -48,8 +48,8 @@ void launch_swiglu(const void* x, DType tx, void* y, DType ty, int64_t rows, int
   dispatch_float2(tx, ty, [&](auto a, auto b) {
     using TX = decltype(a);
     using TY = decltype(b);
-    swiglu_kernel<TX, TY><<<grid_for(rows * f), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y),
-                                                                   rows, f);
+    swiglu_kernel<TX, TY>
+        <<<grid_for(rows * f), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y), rows, f);
   });
   CUDA_CHECK_LAUNCH();
 }

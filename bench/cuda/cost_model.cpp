@@ -33,17 +33,13 @@ OpCost attention(const std::string& name, double count, double batch, double seq
   return {name, OpKind::Attention, count, batch * 4 * seq * seq * width, v * 4 * batch * seq * width};
 }
 
-OpCost memory(const std::string& name, double count, double bytes) {
-  return {name, OpKind::Memory, count, 0, bytes};
-}
+OpCost memory(const std::string& name, double count, double bytes) { return {name, OpKind::Memory, count, 0, bytes}; }
 
 OpCost conv(const std::string& name, double hw, double cin, double cout, double k, double v) {
   return {name, OpKind::Gemm, 1, 2 * hw * cin * cout * k * k, v * (hw * cin + hw * cout + cin * cout * k * k)};
 }
 
-std::string at(int64_t side_h, int64_t side_w) {
-  return " @" + std::to_string(side_h) + "x" + std::to_string(side_w);
-}
+std::string at(int64_t side_h, int64_t side_w) { return " @" + std::to_string(side_h) + "x" + std::to_string(side_w); }
 
 void add_resnet(std::vector<OpCost>& ops, double cin, double cout, int64_t h, int64_t w, double v) {
   const double hw = double(h) * w;
@@ -52,8 +48,8 @@ void add_resnet(std::vector<OpCost>& ops, double cin, double cout, int64_t h, in
   add(ops, memory("vae groupnorm+silu " + std::to_string(int(cin)) + where, 1, v * 3 * hw * cin));
   add(ops, conv("vae conv3x3 " + io + where, hw, cin, cout, 3, v));
   add(ops, memory("vae groupnorm+silu " + std::to_string(int(cout)) + where, 1, v * 3 * hw * cout));
-  add(ops, conv("vae conv3x3 " + std::to_string(int(cout)) + "->" + std::to_string(int(cout)) + where, hw, cout,
-                cout, 3, v));
+  add(ops, conv("vae conv3x3 " + std::to_string(int(cout)) + "->" + std::to_string(int(cout)) + where, hw, cout, cout,
+                3, v));
   if (cin != cout) add(ops, conv("vae conv1x1 shortcut " + io + where, hw, cin, cout, 1, v));
   add(ops, memory("vae residual add " + std::to_string(int(cout)) + where, 1, v * 3 * hw * cout));
 }
@@ -61,8 +57,8 @@ void add_resnet(std::vector<OpCost>& ops, double cin, double cout, int64_t h, in
 void add_upsample(std::vector<OpCost>& ops, double c, int64_t h, int64_t w, double v) {
   const double hw = double(h) * w;  // the input side; output is 4x
   add(ops, memory("vae upsample 2x " + std::to_string(int(c)) + at(h, w), 1, v * 5 * hw * c));
-  add(ops, conv("vae conv3x3 " + std::to_string(int(c)) + "->" + std::to_string(int(c)) + at(2 * h, 2 * w),
-                4 * hw, c, c, 3, v));
+  add(ops, conv("vae conv3x3 " + std::to_string(int(c)) + "->" + std::to_string(int(c)) + at(2 * h, 2 * w), 4 * hw, c,
+                c, 3, v));
 }
 
 }  // namespace
@@ -188,12 +184,9 @@ Prediction predict_image(const Workload& w, const DeviceRates& r) {
 
 namespace {
 
-const char* kind_name(OpKind k) {
-  return k == OpKind::Gemm ? "GEMM" : k == OpKind::Attention ? "attention" : "memory";
-}
+const char* kind_name(OpKind k) { return k == OpKind::Gemm ? "GEMM" : k == OpKind::Attention ? "attention" : "memory"; }
 
-void table(std::ostringstream& out, const std::string& title, const std::vector<OpCost>& ops,
-           const DeviceRates& r) {
+void table(std::ostringstream& out, const std::string& title, const std::vector<OpCost>& ops, const DeviceRates& r) {
   char line[256];
   out << "\n#### " << title << "\n\n| op | kind | calls | GFLOP/call | MB/call | µs/call | ms total |\n"
       << "|---|---|---|---|---|---|---|\n";

@@ -45,8 +45,8 @@ std::vector<OpCost> mmdit_forward_ops(const Workload& w);
 std::vector<OpCost> text_encoder_ops(const Workload& w);
 std::vector<OpCost> vae_decode_ops(const Workload& w);
 
-double op_seconds(const OpCost& op, const DeviceRates& r);   // per call, at the assumed efficiencies
-double total_flops(const std::vector<OpCost>& ops);          // count-weighted
+double op_seconds(const OpCost& op, const DeviceRates& r);  // per call, at the assumed efficiencies
+double total_flops(const std::vector<OpCost>& ops);         // count-weighted
 double total_seconds(const std::vector<OpCost>& ops, const DeviceRates& r);
 
 struct Prediction {
