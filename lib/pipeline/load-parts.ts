@@ -89,6 +89,7 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
       threads: options.threads,
       precision: options.precision,
       ...(options.keepTextEncoder !== undefined ? { keepTextEncoder: options.keepTextEncoder } : {}),
+      ...(options.offload !== undefined ? { offload: options.offload } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   const chosen = await selectBackend(options.device, options.signal ? { signal: options.signal } : {});
