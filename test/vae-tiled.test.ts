@@ -142,6 +142,25 @@ describe('vaeTiling from the API: pt1-sized runs decode as the addon tiles', () 
     expect(result.image.data).toEqual(whole);
     expect(whole).not.toEqual(await decodeLatents(result.latents, TILE_128));
   });
+
+  it("'vae' previews decode with the same tiling: the last preview is the tiled final image", async () => {
+    const previews: RgbImage[] = [];
+    const result = await model.generate({ ...pt1Options, vaeTiling: { tile: 128 }, preview: 'vae', previewEvery: 1, onStep: (e) => previews.push(e.preview!) });
+    expect(previews.length).toBe(pt1.steps);
+    expect(previews.at(-1)!.data).toEqual(result.image.data);
+    expect(previews.at(-1)!.data).not.toEqual(await decodeLatents(result.latents, { mode: 'off', tile: 0, overlap: 0.25 }));
+  });
+
+  it("image-to-image encodes its start image with the tiling (tiled and whole encodes start elsewhere)", async () => {
+    const start = { ...pt1Options, image: readFileSync(golden('pipeline/pt1/image.png')), strength: 1 };
+    const tiled = await model.generate({ ...start, vaeTiling: { tile: 128 } });
+    const whole = await model.generate({ ...start, vaeTiling: false });
+    // Strength 1 starts from pure noise: the encode is unused and both runs agree (latents are pre-decode).
+    expect(tiled.latents).toEqual(whole.latents);
+    const tiledHalf = await model.generate({ ...start, strength: 0.5, vaeTiling: { tile: 128 } });
+    const wholeHalf = await model.generate({ ...start, strength: 0.5, vaeTiling: false });
+    expect(relErr(tiledHalf.latents, wholeHalf.latents)).toBeGreaterThan(1e-4);
+  });
 });
 
 describe('vaeTiling option errors', () => {
