@@ -37,6 +37,7 @@ CudaBackend::CudaBackend(int device, bool fp32, const CublasLtApi& lt) : device_
 CudaBackend::~CudaBackend() {
   cudaSetDevice(device_);
   cudaStreamSynchronize(stream_);
+  destroy_copy_stream();
   gemm_.reset();
   cudaStreamDestroy(stream_);
   // alloc_ lives on while tensors still hold blocks; its cache is freed with it.
@@ -121,6 +122,14 @@ void CudaBackend::trim() {
   // Blocks freed on the host may still be read by queued kernels: finish them before cudaFree.
   sync();
   alloc_->release_cached();
+}
+
+size_t CudaBackend::free_memory() {
+  use_device();
+  size_t free_bytes = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total));
+  // Cached blocks are free for this backend's next allocations too.
+  return free_bytes + (alloc_->reserved() - alloc_->in_use());
 }
 
 void CudaBackend::fill_random(Tensor& t, float scale, uint64_t seed) {

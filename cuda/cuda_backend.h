@@ -5,6 +5,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,7 @@ class CudaBackend final : public Backend {
   Tensor to_host_f32(const Tensor& t) override;
   void sync() override;
   void trim() override;
+  size_t free_memory() override;
 
   // ---- CUDA specifics (op hosts, tests, benchmarks) ----
   cudaStream_t stream() const { return stream_; }
@@ -70,6 +72,12 @@ class CudaBackend final : public Backend {
   Tensor do_concat(const Tensor& a, const Tensor& b, int axis) override;
   Tensor do_slice(const Tensor& x, int axis, int64_t start, int64_t len) override;
   Tensor do_transpose_last2(const Tensor& x) override;
+  Tensor do_download(const Tensor& t) override;
+  // Layer offload: page-locked host copies, uploads on a second stream ordered after the work queued so
+  // far, and an event per upload that the compute stream waits on.
+  Tensor do_pin_host(const Tensor& host) override;
+  Tensor do_upload_async(const Tensor& host) override;
+  void do_await_upload(const Tensor& t) override;
 
  public:
   int64_t slow_path_calls() const override { return stats_.slow_calls(); }
@@ -83,6 +91,9 @@ class CudaBackend final : public Backend {
   bool fp32_;
   cudaStream_t stream_ = nullptr;
   PathStats stats_;
+  cudaStream_t copy_stream_ = nullptr;  // layer offload uploads; created on first use
+  std::map<const void*, cudaEvent_t> upload_done_;  // by device pointer, until awaited
+  void destroy_copy_stream();
   std::shared_ptr<DeviceAllocator> alloc_;
   std::unique_ptr<GemmRunner> gemm_;
 };

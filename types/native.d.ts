@@ -9,6 +9,8 @@ export interface NativeTensor {
   shape: number[];
 }
 
+export type OffloadMode = 'none' | 'text-encoder' | 'layers' | 'auto';
+
 export interface NativeEngineOptions {
   /** 'cpu' | 'cuda' | 'cuda:N' */
   device: string;
@@ -22,6 +24,12 @@ export interface NativeEngineOptions {
    * Left out: kept on the CPU, freed on CUDA.
    */
   keepTextEncoder?: boolean;
+  /**
+   * 'none' | 'text-encoder' | 'layers' | 'auto': what stays off the device. 'layers' keeps the MMDiT's
+   * blocks on the host and streams them ahead of use; 'auto' chooses from free device memory. Absent:
+   * keepTextEncoder alone decides.
+   */
+  offload?: OffloadMode;
 }
 
 export interface NativeStepEvent {
@@ -60,6 +68,15 @@ export interface NativeGenerateRequest {
   previewEvery?: number;
   /** Images per MMDiT call (0 or left out: chosen from an activation estimate). */
   maxBatch?: number;
+  /** VAE tiling of the decode and the image-to-image encode; absent = auto. */
+  vaeTiling?: NativeVaeTiling;
+}
+
+/** mode 'fixed' uses tile (px) and overlap; 'auto' tiles only when the whole image would not fit free memory. */
+export interface NativeVaeTiling {
+  mode: 'off' | 'auto' | 'fixed';
+  tile: number;
+  overlap: number;
 }
 
 export interface NativeGenerateResult {
@@ -86,8 +103,8 @@ export interface NativeEngine {
     imgIds: NativeTensor,
     txtIds: NativeTensor,
   ): Promise<NativeTensor>;
-  vaeDecode(z: NativeTensor): Promise<NativeTensor>;
-  vaeEncode(image: NativeTensor): Promise<{ mean: NativeTensor; logvar: NativeTensor }>;
+  vaeDecode(z: NativeTensor, tiling?: NativeVaeTiling): Promise<NativeTensor>;
+  vaeEncode(image: NativeTensor, tiling?: NativeVaeTiling): Promise<{ mean: NativeTensor; logvar: NativeTensor }>;
   /**
    * onStep is called on the JS thread after every denoising step (events are queued, never waited
    * for). If it throws, the call is cancelled and rejects with what was thrown.

@@ -140,4 +140,18 @@ Napi::Object to_js_tensor(Napi::Env env, const Tensor& t) {
   return obj;
 }
 
+VaeTiling read_vae_tiling(const Napi::Value& value, const std::string& what) {
+  VaeTiling t;
+  if (value.IsUndefined()) return t;
+  Napi::Object o = read_object(value, what);
+  const std::string mode = read_string(o.Get("mode"), what + ".mode");
+  if (mode == "off") t.mode = VaeTiling::Mode::Off;
+  else if (mode == "fixed") t.mode = VaeTiling::Mode::Fixed;
+  else if (mode != "auto") fail("OVIS_BAD_ARGUMENT", what + ".mode must be 'off', 'auto' or 'fixed', got '" + mode + "'");
+  if (t.mode != VaeTiling::Mode::Fixed) return t;
+  t.tile = read_int(o.Get("tile"), 1, 1 << 20, what + ".tile");
+  t.overlap = read_number(o.Get("overlap"), what + ".overlap");
+  return t;
+}
+
 }  // namespace ovis::addon

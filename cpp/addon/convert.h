@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include "core/tensor.h"
+#include "model/vae_tiled.h"
 
 namespace ovis::addon {
 
@@ -29,6 +30,10 @@ double read_number(const Napi::Value& value, const std::string& what);
 int read_int(const Napi::Value& value, int min, int max, const std::string& what);
 // value must be a plain object (not null/array/function).
 Napi::Object read_object(const Napi::Value& value, const std::string& what);
+// { mode: 'off' | 'auto' | 'fixed', tile, overlap }; undefined = auto. Tile and overlap are checked by the engine.
+VaeTiling read_vae_tiling(const Napi::Value& value, const std::string& what);
+// { mode: 'off' | 'auto' | 'fixed', tile, overlap }; undefined = auto. Tile and overlap are checked by the engine.
+VaeTiling read_vae_tiling(const Napi::Value& value, const std::string& what);
 
 // A new Float32Array with the tensor's values (any float dtype, host memory).
 Napi::Float32Array to_js_array(Napi::Env env, const Tensor& t);

@@ -81,6 +81,7 @@ GenerateRequest read_generate_request(const Napi::Object& req) {
   Napi::Value report = req.Get("reportLatents");
   r.report_latents = report.IsUndefined() ? false : read_bool(report, "request.reportLatents");
   read_img2img_and_preview(req, noise_shape, r);
+  r.vae_tiling = read_vae_tiling(req.Get("vaeTiling"), "request.vaeTiling");
   return r;
 }
 
@@ -153,6 +154,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     if (!fp32.IsUndefined()) native_->options.backend.fp32 = read_bool(fp32, "options.fp32");
     Napi::Value keep_text = options.Get("keepTextEncoder");
     if (!keep_text.IsUndefined()) native_->options.keep_text_encoder = read_bool(keep_text, "options.keepTextEncoder");
+    Napi::Value offload = options.Get("offload");
+    if (!offload.IsUndefined()) native_->options.offload = parse_offload_mode(read_string(offload, "options.offload"));
   } catch (const Napi::Error&) {
     throw;
   } catch (...) {
@@ -228,8 +231,9 @@ Napi::Value EngineWrap::dit_forward(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::vae_decode(const Napi::CallbackInfo& info) {
   return queue(info, info.Env().Undefined(), [&]() -> Bridge::Work {
     Tensor z = read_tensor(optional_arg(info, 0), "z");
-    return [native = native_, z = std::move(z)](Bridge::JobContext& job) {
-      return tensor_value(loaded(native->engine, "vaeDecode").vae_decode(z, &job.cancel));
+    const VaeTiling tiling = read_vae_tiling(optional_arg(info, 1), "tiling");
+    return [native = native_, z = std::move(z), tiling](Bridge::JobContext& job) {
+      return tensor_value(loaded(native->engine, "vaeDecode").vae_decode(z, &job.cancel, tiling));
     };
   });
 }
@@ -237,9 +241,10 @@ Napi::Value EngineWrap::vae_decode(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::vae_encode(const Napi::CallbackInfo& info) {
   return queue(info, info.Env().Undefined(), [&]() -> Bridge::Work {
     Tensor image = read_tensor(optional_arg(info, 0), "image");
-    return [native = native_, image = std::move(image)](Bridge::JobContext& job) -> MakeValue {
+    const VaeTiling tiling = read_vae_tiling(optional_arg(info, 1), "tiling");
+    return [native = native_, image = std::move(image), tiling](Bridge::JobContext& job) -> MakeValue {
       Tensor mean, logvar;
-      loaded(native->engine, "vaeEncode").vae_encode(image, &mean, &logvar, &job.cancel);
+      loaded(native->engine, "vaeEncode").vae_encode(image, &mean, &logvar, &job.cancel, tiling);
       return [mean, logvar](Napi::Env env) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
         out.Set("mean", to_js_tensor(env, mean));

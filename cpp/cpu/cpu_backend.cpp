@@ -1,7 +1,11 @@
 // CpuBackend: converts activations to f32 and forwards each checked op to its implementation in cpu/ops/.
 #include "cpu/cpu_backend.h"
 
+#include <unistd.h>
+
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
@@ -18,6 +22,20 @@ namespace cpu {
 CpuBackend::~CpuBackend() { trim_host_block_cache(); }
 
 void CpuBackend::trim() { trim_host_block_cache(); }
+
+size_t CpuBackend::free_memory() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  size_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+#ifdef _SC_AVPHYS_PAGES
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) return size_t(pages) * size_t(page);
+#endif
+  return SIZE_MAX;  // unknown: never tile for lack of memory
+}
 
 Tensor CpuBackend::alloc(const Shape& s, DType t) { return new_tensor(s, t); }
 

@@ -21,6 +21,8 @@ class CpuBackend final : public Backend {
   Tensor to_host_f32(const Tensor& t) override;
   // Frees the cached free blocks of large op outputs (cpu/host_block_cache.h).
   void trim() override;
+  // MemAvailable from /proc/meminfo (available physical pages where that file is missing).
+  size_t free_memory() override;
 
  protected:
   Tensor do_cast(const Tensor& t, DType to) override;
@@ -43,6 +45,7 @@ class CpuBackend final : public Backend {
   Tensor do_concat(const Tensor& a, const Tensor& b, int axis) override;
   Tensor do_slice(const Tensor& x, int axis, int64_t start, int64_t len) override;
   Tensor do_transpose_last2(const Tensor& x) override;
+  Tensor do_download(const Tensor& t) override { return t; }  // already host memory
 
  private:
   // The CPU kernels read f32 activations: t itself when f32, else a converted copy.

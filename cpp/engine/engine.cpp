@@ -16,6 +16,7 @@
 #include "model/qwen3.h"
 #include "model/sampler.h"
 #include "model/vae.h"
+#include "offload_streamer.h"
 
 namespace ovis {
 
@@ -32,10 +33,18 @@ struct Engine::Impl {
   std::unique_ptr<MMDiT> dit;
   std::unique_ptr<VaeDecoder> decoder;
   std::unique_ptr<VaeEncoder> encoder;
+  OffloadMode offload = OffloadMode::None;
+  BlockHooks hooks;
+  std::unique_ptr<LayerStreamer> streamer;  // after `weights`: destroyed before it
 
   void init(const ModelConfig& m, const EngineOptions& options);
   // Image host F32 [1, 3, H, W] in [0, 1] -> its latents [1, C, H/8, W/8]: posterior mean, shifted and scaled.
-  Tensor image_latents(Engine& engine, const Tensor& image01, const CancelFlag* cancel);
+  Tensor image_latents(Engine& engine, const Tensor& image01, const VaeTiling& tiling,
+                      const CancelFlag* cancel);
+  // Packed latents host F32 [B, L, 4C] -> images host F32 [B, 3, 8h, 8w]: unscaled, unshifted and decoded
+  // one image at a time (bounded memory; each image decodes as it would alone), whole or tiled.
+  Tensor decode_packed(const Tensor& packed, int64_t h, int64_t w, const VaeTiling& tiling, const CancelFlag* cancel);
+  void start_layer_offload();
 
   const Qwen3& need_text() const {
     if (!text) fail("OVIS_BAD_WEIGHTS", "the weight plan has no text encoder (no te.* config)");
@@ -44,6 +53,29 @@ struct Engine::Impl {
   const MMDiT& need_dit() const {
     if (!dit) fail("OVIS_BAD_WEIGHTS", "the weight plan has no transformer (no dit.* config)");
     return *dit;
+  }
+  // z host F32 raw latent -> host F32 image, whole or tiled (tiling 'auto' resolved here).
+  Tensor decode(const Tensor& z, const VaeTiling& tiling, const CancelFlag* cancel) {
+    const VaeDecoder& dec = need_decoder();
+    const VaeConfig& c = plan.vae;
+    auto whole = [&](const Tensor& tile) { return be->to_host_f32(dec.forward(*be, be->upload(tile), cancel)); };
+    const VaeTiling t = resolve_decode_tiling(tiling, c, z.shape[2], z.shape[3],
+                                              tiling.mode == VaeTiling::Mode::Auto ? be->free_memory() : 0);
+    if (t.mode == VaeTiling::Mode::Off) return whole(z);
+    return run_tiled(z, decode_grid(c, t.tile, t.overlap), whole);
+  }
+  // image host F32 -> host F32 moments (mean || logvar), whole or tiled.
+  Tensor encode(const Tensor& image, const VaeTiling& tiling, const CancelFlag* cancel) {
+    const VaeConfig& c = plan.vae;
+    auto whole = [&](const Tensor& tile) { return be->to_host_f32(encoder->forward(*be, be->upload(tile), cancel)); };
+    const VaeTiling t = resolve_encode_tiling(tiling, c, image.shape[2], image.shape[3],
+                                              tiling.mode == VaeTiling::Mode::Auto ? be->free_memory() : 0);
+    if (t.mode == VaeTiling::Mode::Off) return whole(image);
+    const TileGrid g = encode_grid(c, t.tile, t.overlap);
+    OVIS_CHECK_ARG(image.shape[2] % vae_factor(c) == 0 && image.shape[3] % vae_factor(c) == 0,
+                   "VAE input height and width must be multiples of " + std::to_string(vae_factor(c)) + ", got " +
+                       image.shape.str());
+    return run_tiled(image, g, whole);
   }
   const VaeDecoder& need_decoder() const {
     if (!decoder) fail("OVIS_BAD_WEIGHTS", "the weight plan has no VAE (no vae.* config)");
@@ -148,6 +180,30 @@ bool has_vae_encoder(const Names& names) {
   return false;
 }
 
+bool is_dit_block_tensor(const std::string& name) {
+  return starts_with(name, "dit.double.") || starts_with(name, "dit.single.");
+}
+
+// Device bytes per part of the model (weights from the plan's shapes; activations estimated at 1024²).
+OffloadSizes offload_sizes(const WeightPlan& plan) {
+  OffloadSizes s;
+  for (const PlanTensor& t : plan.tensors) {
+    const size_t bytes = dtype_bytes(t.dtype, t.shape.numel());  // block types: whole blocks
+    if (starts_with(t.name, "te.")) s.text_weights += bytes;
+    else if (is_dit_block_tensor(t.name)) s.block_weights += bytes;
+    else s.other_weights += bytes;
+  }
+  const size_t tokens = 4096 + 256;  // 1024² image + the prompt
+  if (plan.has_dit) s.dit_working = tokens * size_t(plan.dit.mlp_hidden + 6 * plan.dit.dim()) * sizeof(float) * 2;
+  if (plan.has_text) s.text_working = 284 * size_t(3 * plan.text.intermediate + 4 * plan.text.hidden) * sizeof(float);
+  return s;
+}
+
+OffloadMode resolve_offload(const EngineOptions& options, const WeightPlan& plan, Backend& be) {
+  if (!options.offload) return OffloadMode::None;
+  return choose_offload(*options.offload, offload_sizes(plan), be.free_memory());
+}
+
 }  // namespace
 
 void Engine::Impl::init(const ModelConfig& m, const EngineOptions& options) {
@@ -158,12 +214,27 @@ void Engine::Impl::init(const ModelConfig& m, const EngineOptions& options) {
     decoder.reset(new VaeDecoder(m.vae, ws));
     if (VaeEncoder::present(ws)) encoder.reset(new VaeEncoder(m.vae, ws));
   }
-  const bool keep = options.keep_text_encoder.value_or(be->device() == DeviceKind::Host);
+  bool keep = options.keep_text_encoder.value_or(be->device() == DeviceKind::Host);
+  if (options.offload) keep = offload == OffloadMode::None;
   release_text = m.has_text && !keep && weights->can_reload(TextWeightsInUse::kTextPrefix);
   // Only the text encoder's loaders may be needed again; the rest would only pin host mappings.
   weights->forget_loaders([&](const std::string& name) {
     return release_text && starts_with(name, TextWeightsInUse::kTextPrefix);
   });
+}
+
+void Engine::Impl::start_layer_offload() {
+  if (offload != OffloadMode::Layers || !dit) return;
+  std::vector<std::vector<std::string>> blocks;
+  for (int b = 0; b < dit->block_count(); ++b) blocks.push_back(dit->block_tensor_names(*weights, b));
+  // Free memory now already excludes the resident weights; keep room for the denoising activations.
+  const size_t free_bytes = be->free_memory(), reserve = offload_sizes(plan).dit_working;
+  const size_t budget = free_bytes > reserve ? free_bytes - reserve : 0;
+  streamer.reset(new LayerStreamer(*be, *weights, blocks, plan_layer_offload(block_bytes(*weights, blocks), 0, budget)));
+  hooks.before = [this](int b) { streamer->before(b); };
+  hooks.after = [this](int b) { streamer->after(b); };
+  hooks.abandon = [this] { streamer->reset(); };
+  dit->set_block_hooks(&hooks);
 }
 
 Engine::Engine(const WeightPlan& plan, const EngineOptions& options) : impl_(new Impl) {
@@ -179,8 +250,13 @@ Engine::Engine(const WeightPlan& plan, const EngineOptions& options) : impl_(new
     return it == by_name.end() ? nullptr : &it->second->shape;
   });
   impl_->be = create_backend(options.backend);
-  impl_->weights.reset(new WeightStore(impl_->plan, *impl_->be));
+  impl_->offload = resolve_offload(options, impl_->plan, *impl_->be);
+  // Streamed blocks are never uploaded whole: they stay host views until the streamer pins them.
+  std::function<bool(const std::string&)> on_host;
+  if (impl_->offload == OffloadMode::Layers) on_host = is_dit_block_tensor;
+  impl_->weights.reset(new WeightStore(impl_->plan, *impl_->be, on_host));
   impl_->init(model, options);
+  impl_->start_layer_offload();
 }
 
 Engine::Engine(std::unique_ptr<Backend> backend, std::unique_ptr<WeightStore> weights, const ModelConfig& model,
@@ -208,12 +284,16 @@ Engine::Engine(std::unique_ptr<Backend> backend, std::unique_ptr<WeightStore> we
   impl_->plan.vae = model.vae;
   impl_->be = std::move(backend);
   impl_->weights = std::move(weights);
+  impl_->offload = resolve_offload(options, impl_->plan, *impl_->be);
   impl_->init(model, options);
+  impl_->start_layer_offload();
 }
 
 Engine::~Engine() = default;
 
 std::string Engine::backend_name() const { return impl_->be->name(); }
+OffloadMode Engine::offload() const { return impl_->offload; }
+const OffloadPlan* Engine::layer_plan() const { return impl_->streamer ? &impl_->streamer->plan() : nullptr; }
 const WeightPlan& Engine::plan() const { return impl_->plan; }
 Backend& Engine::backend() { return *impl_->be; }
 bool Engine::text_encoder_resident() const {
@@ -262,20 +342,20 @@ Tensor Engine::dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, 
   return v;
 }
 
-Tensor Engine::vae_decode(const Tensor& z, const CancelFlag* cancel) {
-  const VaeDecoder& dec = impl_->need_decoder();
+Tensor Engine::vae_decode(const Tensor& z, const CancelFlag* cancel, const VaeTiling& tiling) {
+  impl_->need_decoder();
   impl_->weights->check_files_unchanged();
   const int lat = impl_->plan.vae.latent_channels;
   require_host(z, DType::F32, "z", "[B, " + std::to_string(lat) + ", h, w]");
   OVIS_CHECK_ARG(z.shape.rank == 4 && z.shape[0] > 0 && z.shape[1] == lat && z.shape[2] > 0 && z.shape[3] > 0,
                  "z must be [B, " + std::to_string(lat) + ", h, w], got " + z.shape.str());
-  Backend& be = *impl_->be;
-  Tensor out = be.to_host_f32(dec.forward(be, be.upload(z), cancel));
+  Tensor out = impl_->decode(z, tiling, cancel);
   require_finite(out, "the VAE decoder output");
   return out;
 }
 
-void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const CancelFlag* cancel) {
+void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const CancelFlag* cancel,
+                        const VaeTiling& tiling) {
   impl_->need_decoder();
   impl_->weights->check_files_unchanged();
   if (!impl_->encoder) fail("OVIS_BAD_WEIGHTS", "the VAE weights have no encoder (vae.enc.* tensors missing)");
@@ -283,8 +363,7 @@ void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const
   require_host(image, DType::F32, "image", "[B, " + std::to_string(c.in_channels) + ", H, W]");
   OVIS_CHECK_ARG(image.shape.rank == 4 && image.shape[0] > 0 && image.shape[1] == c.in_channels,
                  "image must be [B, " + std::to_string(c.in_channels) + ", H, W], got " + image.shape.str());
-  Backend& be = *impl_->be;
-  Tensor moments = be.to_host_f32(impl_->encoder->forward(be, be.upload(image), cancel));
+  Tensor moments = impl_->encode(image, tiling, cancel);
   require_finite(moments, "the VAE encoder output");
   const int64_t B = moments.shape[0], C = c.latent_channels, HW = moments.shape[2] * moments.shape[3];
   Shape half({B, C, moments.shape[2], moments.shape[3]});
@@ -301,26 +380,6 @@ void Engine::vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const
 }
 
 namespace {
-
-// Packed latents host F32 [B, L, 4C] -> images host F32 [B, 3, 8h, 8w]: unscaled, unshifted and decoded
-// one image at a time (bounded memory; each image decodes as it would alone).
-Tensor decode_packed(Backend& be, const VaeDecoder& dec, const VaeConfig& vc, const Tensor& packed, int64_t h,
-                     int64_t w, const CancelFlag* cancel) {
-  Tensor z = unpack_latents(packed, vc.latent_channels, h, w);
-  for (int64_t i = 0; i < z.numel(); ++i) z.ptr<float>()[i] = z.ptr<float>()[i] / vc.scaling_factor + vc.shift_factor;
-  const int64_t B = z.shape[0];
-  Tensor images;
-  for (int64_t b = 0; b < B; ++b) {
-    check_cancel(cancel);
-    const Shape one_shape{1, z.shape[1], h, w};
-    Tensor zb = host_view(z.ptr<float>() + b * one_shape.numel(), one_shape, DType::F32);
-    Tensor one = be.to_host_f32(dec.forward(be, be.upload(zb), cancel));
-    if (B == 1) return one;
-    if (!images.defined()) images = host_f32({B, one.shape[1], one.shape[2], one.shape[3]});
-    std::copy(one.ptr<float>(), one.ptr<float>() + one.numel(), images.ptr<float>() + b * one.numel());
-  }
-  return images;
-}
 
 void check_generate_request(const GenerateRequest& req, const DitConfig& dc, const VaeConfig& vc) {
   OVIS_CHECK_ARG(std::isfinite(req.guidance), "guidance must be a finite number");
@@ -354,11 +413,31 @@ void check_generate_request(const GenerateRequest& req, const DitConfig& dc, con
 
 }  // namespace
 
-Tensor Engine::Impl::image_latents(Engine& engine, const Tensor& image01, const CancelFlag* cancel) {
+Tensor Engine::Impl::decode_packed(const Tensor& packed, int64_t h, int64_t w, const VaeTiling& tiling,
+                                   const CancelFlag* cancel) {
+  const VaeConfig& vc = plan.vae;
+  Tensor z = unpack_latents(packed, vc.latent_channels, h, w);
+  for (int64_t i = 0; i < z.numel(); ++i) z.ptr<float>()[i] = z.ptr<float>()[i] / vc.scaling_factor + vc.shift_factor;
+  const int64_t B = z.shape[0];
+  Tensor images;
+  for (int64_t b = 0; b < B; ++b) {
+    check_cancel(cancel);
+    const Shape one_shape{1, z.shape[1], h, w};
+    Tensor zb = host_view(z.ptr<float>() + b * one_shape.numel(), one_shape, DType::F32);
+    Tensor one = decode(zb, tiling, cancel);
+    if (B == 1) return one;
+    if (!images.defined()) images = host_f32({B, one.shape[1], one.shape[2], one.shape[3]});
+    std::copy(one.ptr<float>(), one.ptr<float>() + one.numel(), images.ptr<float>() + b * one.numel());
+  }
+  return images;
+}
+
+Tensor Engine::Impl::image_latents(Engine& engine, const Tensor& image01, const VaeTiling& tiling,
+                                   const CancelFlag* cancel) {
   Tensor image = host_f32(image01.shape);
   for (int64_t i = 0; i < image.numel(); ++i) image.ptr<float>()[i] = 2.0f * image01.ptr<float>()[i] - 1.0f;
   Tensor mean;
-  engine.vae_encode(image, &mean, nullptr, cancel);
+  engine.vae_encode(image, &mean, nullptr, cancel, tiling);
   const VaeConfig& vc = plan.vae;
   for (int64_t i = 0; i < mean.numel(); ++i)
     mean.ptr<float>()[i] = (mean.ptr<float>()[i] - vc.shift_factor) * vc.scaling_factor;
@@ -367,7 +446,7 @@ Tensor Engine::Impl::image_latents(Engine& engine, const Tensor& image01, const 
 
 GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& on_step, const CancelFlag* cancel) {
   const MMDiT& dit = impl_->need_dit();
-  const VaeDecoder& dec = impl_->need_decoder();
+  impl_->need_decoder();
   impl_->weights->check_files_unchanged();
   const DitConfig& dc = dit.config();
   const VaeConfig& vc = impl_->plan.vae;
@@ -426,7 +505,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   if (req.init_image.defined()) {
     const int first = img2img_start_index(int(req.sigmas.size()) - 1, req.strength);
     in.sigmas.erase(in.sigmas.begin(), in.sigmas.begin() + first);
-    start = img2img_start_latents(req.noise, impl_->image_latents(*this, req.init_image, cancel), in.sigmas[0]);
+    start = img2img_start_latents(req.noise, impl_->image_latents(*this, req.init_image, req.vae_tiling, cancel), in.sigmas[0]);
   }
 
   // ---- denoise ----
@@ -455,7 +534,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
     Tensor preview;
     if (req.preview != PreviewKind::None && s.step % req.preview_every == 0) {
       preview = req.preview == PreviewKind::Latent ? latent_rgb_preview(latents, h, w)
-                                                   : decode_packed(be, dec, vc, be.to_host_f32(*s.x0), h, w, cancel);
+                                                   : impl_->decode_packed(be.to_host_f32(*s.x0), h, w, req.vae_tiling, cancel);
       info.preview = &preview;
     }
     on_step(info);
@@ -467,7 +546,7 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   // ---- decode ----
   check_cancel(cancel);
   t0 = Clock::now();
-  result.image = decode_packed(be, dec, vc, result.latents, h, w, cancel);
+  result.image = impl_->decode_packed(result.latents, h, w, req.vae_tiling, cancel);
   require_finite(result.image, "the VAE decoder output");
   result.ms_decode = ms_since(t0);
   return result;

@@ -11,6 +11,8 @@
 #include "core/tensor.h"
 #include "io/canonical_tensors.h"
 #include "io/plan.h"
+#include "model/vae_tiled.h"
+#include "offload_plan.h"
 
 namespace ovis {
 
@@ -25,6 +27,11 @@ struct EngineOptions {
   // the CPU (its weights are views of the mapped files, nothing to free), false on a device backend.
   // Weights that cannot be reloaded (an in-memory store without loaders) are always kept.
   std::optional<bool> keep_text_encoder;
+  // What stays off the device (offload_plan.h). None keeps everything (keep_text_encoder = true),
+  // TextEncoder frees the text encoder while denoising (keep_text_encoder = false), Layers also keeps
+  // the MMDiT's blocks on the host and streams a window of them per forward, Auto picks one of these
+  // from the backend's free memory. Unset: keep_text_encoder alone decides (today's behaviour).
+  std::optional<OffloadMode> offload;
 };
 
 // Set to true from any thread to stop work at the next check (between blocks/steps): the running
@@ -65,6 +72,8 @@ struct GenerateRequest {
   // Optional precomputed conditioning, host F32 [1, T', Ctx] (already masked, prefix dropped). When
   // defined it is used instead of encoding ids/mask (neg_ids/neg_mask): reuse across calls, tests.
   Tensor prompt_embeds, negative_embeds;
+  // How the final VAE decode is tiled (default 'auto': whole unless it would not fit free memory).
+  VaeTiling vae_tiling;
 };
 
 struct GenerateResult {
@@ -95,6 +104,10 @@ class Engine {
   Backend& backend();
   // True while the text encoder's weights are on the backend (see EngineOptions::keep_text_encoder).
   bool text_encoder_resident() const;
+  // The offload mode in effect ('auto' resolved; None when EngineOptions::offload was unset).
+  OffloadMode offload() const;
+  // Layer offload only: the look-ahead and peak of the streaming plan (null otherwise).
+  const OffloadPlan* layer_plan() const;
 
   // ids, mask: host I32 [B, T] -> last hidden state, host F32 [B, T, H].
   Tensor encode_text(const Tensor& ids, const Tensor& mask, const CancelFlag* cancel = nullptr);
@@ -102,10 +115,11 @@ class Engine {
   // Returns the velocity, host F32 [B, L, Cout].
   Tensor dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, const Tensor& img_ids,
                      const Tensor& txt_ids, const CancelFlag* cancel = nullptr);
-  // z [B, Clat, h, w] raw latent (no scaling/shift) -> host F32 [B, Cout, 8h, 8w].
-  Tensor vae_decode(const Tensor& z, const CancelFlag* cancel = nullptr);
+  // z [B, Clat, h, w] raw latent (no scaling/shift) -> host F32 [B, Cout, 8h, 8w]. Tiled as `tiling` says.
+  Tensor vae_decode(const Tensor& z, const CancelFlag* cancel = nullptr, const VaeTiling& tiling = {});
   // image [B, Cin, H, W] in [-1, 1] -> raw posterior mean and logvar [B, Clat, H/8, W/8].
-  void vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const CancelFlag* cancel = nullptr);
+  void vae_encode(const Tensor& image, Tensor* mean, Tensor* logvar, const CancelFlag* cancel = nullptr,
+                  const VaeTiling& tiling = {});
   // Whole text-to-image run: encode both prompts, Euler flow-matching loop with CFG, VAE decode.
   GenerateResult generate(const GenerateRequest& request, const StepCallback& on_step,
                           const CancelFlag* cancel = nullptr);

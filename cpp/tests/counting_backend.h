@@ -1,7 +1,10 @@
 // Test-only: a Backend that forwards every op to another one and counts the memory-management calls
-// (trim, sync), so tests can see when the engine asks for cached device memory to be returned.
+// (trim, sync) and can report a chosen free memory, so tests can see when the engine asks for cached device memory to be returned.
 #pragma once
+#include <algorithm>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/backend.h"
@@ -13,6 +16,12 @@ class CountingBackend final : public Backend {
   explicit CountingBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
 
   int trims = 0, syncs = 0;
+  // upload_async: device memory is simulated by owned copies whose live bytes are tracked.
+  int async_uploads = 0, awaits = 0;
+  std::shared_ptr<size_t> live_bytes = std::make_shared<size_t>(0);
+  size_t peak_live_bytes = 0;
+  // When set, free_memory() reports this instead of the inner backend's figure (memory budgets).
+  std::optional<size_t> free_bytes;
 
   std::string name() const override { return inner_->name(); }
   DeviceKind device() const override { return inner_->device(); }
@@ -28,8 +37,30 @@ class CountingBackend final : public Backend {
     ++trims;
     inner_->trim();
   }
+  size_t free_memory() override { return free_bytes ? *free_bytes : inner_->free_memory(); }
 
  protected:
+  Tensor do_download(const Tensor& t) override { return inner_->download(t); }
+  Tensor do_upload_async(const Tensor& host) override {
+    ++async_uploads;
+    const size_t n = host.nbytes();
+    std::shared_ptr<size_t> live = live_bytes;
+    char* mem = new char[n];
+    std::memcpy(mem, host.data, n);
+    Tensor t = host;
+    t.storage = std::shared_ptr<void>(mem, [live, n](void* p) {
+      *live -= n;
+      delete[] static_cast<char*>(p);
+    });
+    t.data = mem;
+    *live += n;
+    peak_live_bytes = std::max(peak_live_bytes, *live);
+    return t;
+  }
+  void do_await_upload(const Tensor& t) override {
+    ++awaits;
+    inner_->await_upload(t);
+  }
   Tensor do_cast(const Tensor& t, DType to) override { return inner_->cast(t, to); }
   Tensor do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) override { return inner_->linear(x, w, bias); }
   Tensor do_embedding(const Tensor& table, const Tensor& ids) override { return inner_->embedding(table, ids); }

@@ -40,6 +40,7 @@ class NullBackend final : public Backend {
   Tensor do_concat(const Tensor&, const Tensor&, int) override { return none(); }
   Tensor do_slice(const Tensor&, int, int64_t, int64_t) override { return none(); }
   Tensor do_transpose_last2(const Tensor&) override { return none(); }
+  Tensor do_download(const Tensor&) override { return none(); }
 };
 
 Tensor t(std::initializer_list<int64_t> dims, DType dt = DType::F32) { return host_alloc(Shape(dims), dt); }
@@ -88,6 +89,21 @@ TEST(front_rejects_tensors_of_another_device) {
     CHECK(e.code() == "OVIS_BAD_ARGUMENT");
     CHECK_MSG(std::string(e.what()).find("silu: x") == 0, e.what());
   }
+}
+
+TEST(streaming_fronts_check_where_tensors_live) {
+  NullBackend be;
+  Tensor undefined, on_device = t({2, 4});
+  on_device.device = DeviceKind::Cuda;  // not this (host) backend's
+  CHECK_THROWS_CODE(be.download(undefined), "OVIS_BAD_ARGUMENT");
+  CHECK_THROWS_CODE(be.download(on_device), "OVIS_BAD_ARGUMENT");
+  CHECK_THROWS_CODE(be.pin_host(on_device), "OVIS_BAD_ARGUMENT");
+  CHECK_THROWS_CODE(be.upload_async(on_device), "OVIS_BAD_ARGUMENT");
+  CHECK_THROWS_CODE(be.await_upload(undefined), "OVIS_BAD_ARGUMENT");
+  CHECK_MSG(be.calls == 0, "a do_* ran with bad arguments (" << be.calls << " calls)");
+  Tensor host = t({2, 4});
+  CHECK(be.pin_host(host).data == host.data);  // no copy stream: the host tensor as is
+  be.await_upload(be.upload_async(host));
 }
 
 TEST(cpu_accepts_bf16_and_f16_activations) {

@@ -25,6 +25,8 @@ export const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   keepTextEncoder: '--keep-text-encoder',
   weights: '--weights',
   textEncoderWeights: '--text-encoder-weights',
+  vaeTiling: '--vae-tile',
+  offload: '--offload',
   transformer: '--transformer',
   textEncoder: '--text-encoder',
   vae: '--vae',

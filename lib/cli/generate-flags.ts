@@ -8,12 +8,14 @@ import { OvisError } from '../errors.js';
 import { readNoiseFile } from '../pipeline/tensor-file.js';
 import { toFlagError, type TypedValues } from './flag-names.js';
 import { readImageFlags, type ImageFlagOptions, type ImageFlagValues } from './generate-extras.js';
+import type { VaeTilingInput } from '../pipeline/vae-tiling.js';
 import { intFlag, numberFlag } from './flag-values.js';
 import { flagError, UsageError } from './usage-error.js';
+import { vaeTilingFromFlags, type MemoryFlagValues } from './memory-flags.js';
 
 export const MAX_COUNT = 10_000;
 
-export interface GenerateFlags extends ImageFlagValues {
+export interface GenerateFlags extends ImageFlagValues, MemoryFlagValues {
   prompt: string;
   negative?: string;
   width?: string;
@@ -33,6 +35,7 @@ export interface GenerateFlags extends ImageFlagValues {
 
 export type ImageOptions = Pick<Required<GenerateOptions>, 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidanceScale'> & {
   noise?: Float32Array;
+  vaeTiling?: VaeTilingInput;
 } & ImageFlagOptions;
 
 export interface GeneratePlan {
@@ -63,6 +66,8 @@ export async function parseGenerateFlags(f: GenerateFlags, randomSeed: () => big
     ...(noise ? { noise: noise.data } : {}),
     ...extra.options,
   };
+  const vaeTiling = vaeTilingFromFlags(f.vaeTile, f.vaeTileOverlap);
+  if (vaeTiling !== undefined) image.vaeTiling = vaeTiling;
   const sized = Number.isInteger(image.width) && Number.isInteger(image.height);
   if (noise && sized && (noise.width !== image.width || noise.height !== image.height)) {
     throw new UsageError(`--noise ${f.noise}: shape [${noise.shape.join(', ')}] is for ${noise.width}×${noise.height}, not ${image.width}×${image.height}`);
@@ -80,6 +85,7 @@ export function parseLoadFlags(f: GenerateFlags, typed: TypedValues): LoadOption
   if (f.keepTextEncoder !== undefined) load.keepTextEncoder = f.keepTextEncoder;
   if (f.weights !== undefined) load.weights = f.weights as LoadOptions['weights'];
   if (f.textEncoderWeights !== undefined) load.textEncoderWeights = f.textEncoderWeights as LoadOptions['textEncoderWeights'];
+  if (f.offload !== undefined) load.offload = f.offload as LoadOptions['offload'];
   check(() => parseLoadOptions(load), typed);
   return load;
 }
@@ -111,6 +117,8 @@ function typedValues(f: GenerateFlags): TypedValues {
     precision: f.precision,
     weights: f.weights,
     textEncoderWeights: f.textEncoderWeights,
+    vaeTiling: f.vaeTile,
+    offload: f.offload,
   };
 }
 

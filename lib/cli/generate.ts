@@ -16,6 +16,7 @@ import { prepareOutputs, writeOutput, type OutputTarget } from './output-file.js
 import { createDownloadReporter, createLoadProgress, createStepProgress } from './progress.js';
 import { warnIfPromptTooLong } from './prompt-check.js';
 import { addImageFlags, preparePreview, previewFileWriter } from './generate-extras.js';
+import { addMemoryFlags } from './memory-flags.js';
 import { MAX_COUNT as MAX_BATCH } from '../pipeline/options-extra.js';
 
 export { outputPaths } from './output-file.js';
@@ -41,7 +42,7 @@ const defaultDeps = (): GenerateCommandDeps => ({
 
 export function registerGenerateCommand(program: Command, deps: Partial<GenerateCommandDeps> = {}): Command {
   const command = program.command('generate').description('generate images from a text prompt and write them as PNG or JPEG files');
-  return addImageFlags(addModelOptions(command))
+  return addMemoryFlags(addImageFlags(addModelOptions(command)))
     .requiredOption('-p, --prompt <text>', 'what to draw')
     .option('-n, --negative <text>', 'negative prompt (default: empty)')
     .option('--width <px>', 'image width, a multiple of 16 (default: 1024)')

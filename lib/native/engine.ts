@@ -14,6 +14,8 @@ import type {
   NativeGenerateResult,
   NativeStepEvent,
   NativeTensor,
+  NativeVaeTiling,
+  OffloadMode,
 } from '../../types/native.js';
 import { isNativeCode } from '../error-codes.js';
 import { AbortError, OvisError } from '../errors.js';
@@ -31,6 +33,7 @@ export interface NativeModelEngineOptions {
    * prompts are encoded (re-uploaded on the next encode). Default: kept on the CPU, freed on CUDA.
    */
   keepTextEncoder?: boolean;
+  offload?: OffloadMode;
   /** The addon to use; by default the CUDA build for CUDA devices, else the CPU build. */
   binding?: NativeBinding;
   /** Aborts loading the weights (before it starts, or drops the engine once loaded). */
@@ -119,6 +122,7 @@ export class NativeModelEngine implements AsyncDisposable {
         threads: options.threads ?? 0,
         fp32: options.precision === 'fp32',
         ...(options.keepTextEncoder !== undefined ? { keepTextEncoder: options.keepTextEncoder } : {}),
+        ...(options.offload !== undefined ? { offload: options.offload } : {}),
       });
     } catch (err) {
       throw fromNativeError(err);
@@ -165,19 +169,19 @@ export class NativeModelEngine implements AsyncDisposable {
     }, options);
   }
 
-  /** Raw latent [B, 16, h, w] -> image [B, 3, 8h, 8w] in about [-1, 1]. */
-  vaeDecode(z: NativeTensor, options?: NativeCallOptions): Promise<NativeTensor> {
+  /** Raw latent [B, 16, h, w] -> image [B, 3, 8h, 8w] in about [-1, 1]; tiled as `tiling` says (default auto). */
+  vaeDecode(z: NativeTensor, options?: NativeCallOptions, tiling?: NativeVaeTiling): Promise<NativeTensor> {
     return this.#call((waits) => {
       const a = waits ? snapshot(z) : z;
-      return () => this.#native.vaeDecode(a);
+      return () => this.#native.vaeDecode(a, tiling);
     }, options);
   }
 
-  /** Image [B, 3, H, W] in [-1, 1] -> raw posterior mean and logvar. */
-  vaeEncode(image: NativeTensor, options?: NativeCallOptions): Promise<{ mean: NativeTensor; logvar: NativeTensor }> {
+  /** Image [B, 3, H, W] in [-1, 1] -> raw posterior mean and logvar; tiled as `tiling` says (default auto). */
+  vaeEncode(image: NativeTensor, options?: NativeCallOptions, tiling?: NativeVaeTiling): Promise<{ mean: NativeTensor; logvar: NativeTensor }> {
     return this.#call((waits) => {
       const a = waits ? snapshot(image) : image;
-      return () => this.#native.vaeEncode(a);
+      return () => this.#native.vaeEncode(a, tiling);
     }, options);
   }
 

@@ -89,11 +89,14 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
       threads: options.threads,
       precision: options.precision,
       ...(options.keepTextEncoder !== undefined ? { keepTextEncoder: options.keepTextEncoder } : {}),
+      ...(options.offload !== undefined ? { offload: options.offload } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   const chosen = await selectBackend(options.device, options.signal ? { signal: options.signal } : {});
   progress('backend', formatBackendInfo(chosen.info));
-  progress('weights', `loading weights on ${chosen.info.device}`);
+  // The offload mode as asked ('auto' is resolved by the engine from free memory).
+  const offload = options.offload !== undefined ? `, offload ${options.offload}` : '';
+  progress('weights', `loading weights on ${chosen.info.device}${offload}`);
   try {
     return { engine: await create(chosen.binding, chosen.info.device), info: chosen.info };
   } catch (err) {
@@ -101,7 +104,7 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
     if (!fallback) throw err;
     const cpu = cpuBackend('auto', `device 'auto': CPU, because the CUDA engine could not start: ${err.message}`);
     progress('backend', formatBackendInfo(cpu.info));
-    progress('weights', 'loading weights on cpu');
+    progress('weights', `loading weights on cpu${offload}`);
     return { engine: await create(cpu.binding, 'cpu'), info: cpu.info };
   }
 }

@@ -11,6 +11,7 @@ import { MAX_PROMPT_CHARS } from '../tokenizer/limits.js';
 import { WEIGHT_TYPES } from '../model/plan-quantize.js';
 import { MAX_SEED } from './rng.js';
 import { extraGenerateFields, refineExtraOptions } from './options-extra.js';
+import { vaeTilingSchema } from './vae-tiling.js';
 
 export type { GenerateOptions, LoadOptions, LoadProgress, StepEvent } from './public-options.js';
 
@@ -26,6 +27,7 @@ const isSignal = (v: unknown): boolean => v instanceof AbortSignal;
 
 const PRECISION = "must be 'bf16' or 'fp32'";
 const WEIGHTS = `must be one of ${WEIGHT_TYPES.map((t) => `'${t}'`).join(', ')}`;
+const OFFLOAD = "must be 'none', 'text-encoder', 'layers' or 'auto'";
 
 export const loadOptionsSchema = z.strictObject({
   device: z.custom<Device>(isDevice, { error: DEVICE_RULE }).default('auto'),
@@ -39,8 +41,17 @@ export const loadOptionsSchema = z.strictObject({
   weights: z.enum(WEIGHT_TYPES, { error: WEIGHTS }).default('bf16'),
   /** The same for the text encoder's Linear weights. */
   textEncoderWeights: z.enum(WEIGHT_TYPES, { error: WEIGHTS }).default('bf16'),
+  /**
+   * What stays off the device: 'none', 'text-encoder' (= keepTextEncoder: false), 'layers' (also the MMDiT's
+   * blocks, streamed to the device a window at a time; CUDA) or 'auto' (chosen from free memory).
+   */
+  offload: z.enum(['none', 'text-encoder', 'layers', 'auto'], { error: OFFLOAD }).optional(),
   onProgress: z.custom<(p: LoadProgress) => void>(isFunction, { error: 'must be a function' }).optional(),
   signal: z.custom<AbortSignal>(isSignal, { error: 'must be an AbortSignal' }).optional(),
+}).superRefine((o, ctx) => {
+  if (o.offload !== undefined && o.keepTextEncoder !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['offload'], message: "cannot be combined with 'keepTextEncoder' ('none' keeps the text encoder, 'text-encoder' frees it)" });
+  }
 });
 
 export type ResolvedLoadOptions = z.output<typeof loadOptionsSchema>;
@@ -85,6 +96,8 @@ export const generateOptionsSchema = z
     onStep: z.custom<(e: StepEvent) => void>(isFunction, { error: 'must be a function' }).optional(),
     reportLatents: z.boolean({ error: 'must be a boolean' }).default(false),
     ...extraGenerateFields,
+    /** VAE tiling: false, 'auto' (default: only when the whole image would not fit free memory) or { tile, overlap }. */
+    vaeTiling: vaeTilingSchema,
   })
   .superRefine((o, ctx) => {
     refineExtraOptions(o, ctx);

@@ -55,6 +55,13 @@ export interface LoadOptions {
   weights?: 'bf16' | 'q8_0' | 'q6_k' | 'q5_k' | 'q4_k' | 'q4_0';
   /** The same for the text encoder's Linear weights (default 'bf16': as stored). */
   textEncoderWeights?: 'bf16' | 'q8_0' | 'q6_k' | 'q5_k' | 'q4_k' | 'q4_0';
+  /**
+   * What stays off the device (instead of keepTextEncoder): 'none' (everything resident), 'text-encoder'
+   * (= keepTextEncoder: false), 'layers' (also the MMDiT's blocks: kept on the host, pinned, and streamed to
+   * the device one or two blocks ahead of use; meant for CUDA) or 'auto' (chosen from the device's free
+   * memory). Default: unset, keepTextEncoder decides.
+   */
+  offload?: 'none' | 'text-encoder' | 'layers' | 'auto';
   /** Called with each loading phase, and with byte counts while downloading from the Hub. */
   onProgress?: (progress: LoadProgress) => void;
   /**
@@ -126,4 +133,11 @@ export interface GenerateOptions {
   previewEvery?: number;
   /** Images of one call, in [1, 64] (seeds seed … seed + count − 1), denoised as one batch; generate then resolves to an array. */
   count?: number;
+  /**
+   * VAE decode (and image-to-image's encode) in tiles, as diffusers' `tiled_decode` / `_tiled_encode`: `false`
+   * (never), 'auto' (default: only when the whole-image decode would not fit the backend's free memory) or
+   * `{ tile, overlap }` (tile in pixels, a multiple of 8; overlap in [0, 1), default 0.25; tile × (1 − overlap)
+   * must be a multiple of 8).
+   */
+  vaeTiling?: false | 'auto' | { tile: number; overlap?: number };
 }

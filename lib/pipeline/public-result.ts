@@ -29,6 +29,8 @@ export interface UsedGenerateOptions {
   previewEvery: number;
   /** As given. */
   count?: number | undefined;
+  /** VAE tiling as requested ('auto' resolves in the engine), overlap filled in. */
+  vaeTiling: false | 'auto' | { tile: number; overlap: number };
 }
 
 export interface GenerateResult {

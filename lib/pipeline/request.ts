@@ -6,6 +6,7 @@ import { batchNoise } from './batch.js';
 import { DEFAULT_STRENGTH, resizeImage, toEngineImage } from './init-image.js';
 import type { RgbImage } from './png.js';
 import { computeSchedule, imageTokenCount } from './schedule.js';
+import { nativeVaeTiling } from './vae-tiling.js';
 
 export interface PreparedRequest {
   request: NativeGenerateRequest;
@@ -38,6 +39,7 @@ export function buildRequest(o: ResolvedGenerateOptions, seed: bigint | null, pa
     reportLatents: o.reportLatents,
     preview: o.preview || 'none',
     previewEvery: o.previewEvery,
+    vaeTiling: nativeVaeTiling(o.vaeTiling),
   };
   if (initImage) {
     request.initImage = toEngineImage(resizeImage(initImage, o.width, o.height));

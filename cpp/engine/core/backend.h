@@ -11,6 +11,7 @@
 //   ovis::Error("OVIS_BAD_ARGUMENT", ...) naming the op and the argument on mismatch.
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -41,10 +42,27 @@ class Backend {
   // Returns cached free memory (backends keep freed blocks for reuse: CUDA device memory, the CPU's
   // large output blocks) to the driver / OS. Waits for queued work first. Live tensors stay.
   virtual void trim() {}
+  // Bytes the backend could still allocate now (CPU: the memory the OS reports available; CUDA: the
+  // device's free memory plus this backend's cached free blocks). What 'auto' VAE tiling plans with.
+  virtual size_t free_memory() { return SIZE_MAX; }
+
   // Calls that took a path a full-size model must not take (CUDA: a large GEMM on the naive kernel,
   // attention off the flash kernel); tests fail when this is not 0. path_counts() lists every path.
   virtual int64_t slow_path_calls() const { return 0; }
   virtual std::string path_counts() const { return ""; }
+
+  // ---- streaming weights (layer offload) ------------------------------------------------------
+  // Fronts like the ops below: each checks where its tensor lives, then calls its do_*.
+  // A host copy of t (on this backend) keeping its dtype (CPU: t itself; a device backend copies it back).
+  Tensor download(const Tensor& t);
+  // A host copy of a host tensor the backend can upload from asynchronously (CUDA: page-locked memory).
+  Tensor pin_host(const Tensor& host);
+  // Starts copying a host tensor to the device on a copy stream, after the work queued so far (its
+  // memory may have just been freed by that work), and returns the device tensor. Ops may use it only
+  // after await_upload(t).
+  Tensor upload_async(const Tensor& host);
+  // Makes work queued from now on wait until the upload of t (a tensor on this backend) is complete.
+  void await_upload(const Tensor& t);
 
   // The ops below are non-virtual fronts (core/backend_front.cpp): each checks its arguments once for
   // every backend (defined, on this backend's device, dtypes, shapes) and then calls the device's
@@ -127,6 +145,11 @@ class Backend {
   virtual Tensor do_concat(const Tensor& a, const Tensor& b, int axis) = 0;
   virtual Tensor do_slice(const Tensor& x, int axis, int64_t start, int64_t len) = 0;
   virtual Tensor do_transpose_last2(const Tensor& x) = 0;
+  virtual Tensor do_download(const Tensor& t) = 0;
+  // Defaults for backends without a copy stream: the host tensor as is, a plain upload, no wait.
+  virtual Tensor do_pin_host(const Tensor& host) { return host; }
+  virtual Tensor do_upload_async(const Tensor& host) { return upload(host); }
+  virtual void do_await_upload(const Tensor& t) { (void)t; }
 
  private:
   void rope_front(Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved, const char* op);

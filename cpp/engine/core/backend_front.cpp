@@ -28,6 +28,12 @@ class Args {
           be_.name() + " first");
     return t;
   }
+  // Defined and in host memory (the source of an upload).
+  const Tensor& host(const Tensor& t, const char* name) const {
+    if (!t.defined()) bad(std::string(name) + " is undefined");
+    if (t.device != DeviceKind::Host) bad(std::string(name) + " must be a host tensor");
+    return t;
+  }
   const Tensor& flt(const Tensor& t, const char* name) const {
     present(t, name);
     if (!is_float(t.dtype)) bad(std::string(name) + " must be f32, f16 or bf16, got " + describe(t));
@@ -245,6 +251,26 @@ Tensor Backend::transpose_last2(const Tensor& x) {
   a.present(x, "x");
   if (x.dtype == DType::I32 || x.shape.rank < 2) a.bad("x must be a float tensor of rank >= 2, got " + describe(x));
   return do_transpose_last2(x);
+}
+
+Tensor Backend::download(const Tensor& t) {
+  Args(*this, "download").present(t, "t");
+  return do_download(t);
+}
+
+Tensor Backend::pin_host(const Tensor& host) {
+  Args(*this, "pin_host").host(host, "host");
+  return do_pin_host(host);
+}
+
+Tensor Backend::upload_async(const Tensor& host) {
+  Args(*this, "upload_async").host(host, "host");
+  return do_upload_async(host);
+}
+
+void Backend::await_upload(const Tensor& t) {
+  Args(*this, "await_upload").present(t, "t");
+  do_await_upload(t);
 }
 
 }  // namespace ovis

@@ -94,7 +94,8 @@ Tensor load_tensor(const WeightStore::Loader& load, const std::string& name, con
 
 }  // namespace
 
-WeightStore::WeightStore(const WeightPlan& plan, Backend& backend) {
+WeightStore::WeightStore(const WeightPlan& plan, Backend& backend,
+                         const std::function<bool(const std::string& name)>& keep_on_host) {
   std::vector<std::shared_ptr<MappedFile>> files;
   files.reserve(plan.files.size());
   for (size_t i = 0; i < plan.files.size(); ++i) {
@@ -108,7 +109,11 @@ WeightStore::WeightStore(const WeightPlan& plan, Backend& backend) {
     std::vector<std::shared_ptr<MappedFile>> own(files.size());
     for (const PlanPiece& p : t.pieces)
       if (p.file >= 0 && size_t(p.file) < files.size()) own[size_t(p.file)] = files[size_t(p.file)];
-    Loader load = [t, own, &backend] { return backend.upload_weight(assemble_host_tensor(t, own)); };
+    const bool on_host = keep_on_host && keep_on_host(t.name);
+    Loader load = [t, own, &backend, on_host] {
+      Tensor host = assemble_host_tensor(t, own);
+      return on_host ? host : backend.upload_weight(host);
+    };
     tensors_[t.name] = load_tensor(load, t.name, t.shape);
     loaders_[t.name] = std::move(load);
   }
@@ -140,6 +145,22 @@ void WeightStore::release(const std::string& prefix) {
     t.storage.reset();
     t.data = nullptr;
   }
+}
+
+void WeightStore::install(const std::string& name, const Tensor& t) {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) fail("OVIS_INTERNAL", "install: no tensor " + name);
+  if (t.shape != it->second.shape || t.dtype != it->second.dtype)
+    fail("OVIS_INTERNAL", "install: tensor " + name + " is " + dtype_name(it->second.dtype) + " " +
+                              it->second.shape.str() + ", got " + dtype_name(t.dtype) + " " + t.shape.str());
+  it->second = t;
+}
+
+void WeightStore::drop(const std::string& name) {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) fail("OVIS_INTERNAL", "drop: no tensor " + name);
+  it->second.storage.reset();
+  it->second.data = nullptr;
 }
 
 void WeightStore::reload(const std::string& prefix) {

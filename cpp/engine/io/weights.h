@@ -24,7 +24,10 @@ class WeightStore {
 
   // Maps the plan's files and uploads every tensor. Throws OVIS_BAD_WEIGHTS naming the file/tensor.
   // Every tensor gets a loader that re-assembles it from the mapping (see forget_loaders).
-  WeightStore(const WeightPlan& plan, Backend& backend);
+  // Tensors for which keep_on_host(name) is true are not uploaded: they stay host tensors (views of the
+  // mapping where possible) for layer offload to stream.
+  WeightStore(const WeightPlan& plan, Backend& backend,
+              const std::function<bool(const std::string& name)>& keep_on_host = nullptr);
   // Tensors already on a backend (benchmarks, tests). `loaders` (optional, by name) let release/reload
   // recreate those tensors; a tensor without one cannot be released.
   explicit WeightStore(std::map<std::string, Tensor> tensors, std::map<std::string, Loader> loaders = {});
@@ -49,6 +52,11 @@ class WeightStore {
   void reload(const std::string& prefix);
   // True when every tensor of the group holds its memory.
   bool resident(const std::string& prefix) const;
+  // ---- one tensor at a time (layer offload streams blocks through these entries) ----
+  // Gives a present entry new memory of the same shape and dtype (OVIS_INTERNAL otherwise).
+  void install(const std::string& name, const Tensor& t);
+  // Drops an entry's memory, keeping its shape and dtype.
+  void drop(const std::string& name);
   // Drops the loaders of tensors for which keep(name) is false, and with them the file mappings
   // only they held (a device backend copied the bytes; the CPU backend's views keep their mapping).
   void forget_loaders(const std::function<bool(const std::string& name)>& keep);

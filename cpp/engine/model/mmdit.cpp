@@ -63,6 +63,17 @@ RopeTables MMDiT::rope(Backend& be, const Tensor& txt_ids, const Tensor& img_ids
   return rope_axes_tables(be, ids, c_.axes_dims, c_.theta);
 }
 
+std::vector<std::string> MMDiT::block_tensor_names(const WeightStore& ws, int block) const {
+  OVIS_CHECK_ARG(block >= 0 && block < block_count(), "MMDiT has no block " + std::to_string(block));
+  const int n_double = int(double_.size());
+  const std::string prefix = block < n_double ? "dit.double." + std::to_string(block) + "."
+                                              : "dit.single." + std::to_string(block - n_double) + ".";
+  std::vector<std::string> names;
+  for (const auto& kv : ws.tensors())
+    if (kv.first.rfind(prefix, 0) == 0) names.push_back(kv.first);
+  return names;
+}
+
 Tensor MMDiT::forward(Backend& be, const Tensor& x, const Tensor& ctx, const std::vector<float>& sigmas,
                       const RopeTables& rope, const CancelFlag* cancel) const {
   OVIS_CHECK_ARG(x.shape.rank == 3 && x.shape[2] == c_.in_channels,
@@ -85,14 +96,25 @@ Tensor MMDiT::forward(Backend& be, const Tensor& x, const Tensor& ctx, const std
   // Every modulation Linear reads SiLU(temb): compute it once.
   Tensor silu_temb = be.silu(temb);
 
-  for (const DitDoubleW& w : double_) {
-    check_cancel(cancel);
-    dit_double_block(be, c_, w, img, txt, silu_temb, rope);
-  }
-  Tensor h = be.concat(txt, img, 1);
-  for (const DitSingleW& w : single_) {
-    check_cancel(cancel);
-    dit_single_block(be, c_, w, h, silu_temb, rope);
+  Tensor h;
+  try {
+    int block = 0;
+    for (const DitDoubleW& w : double_) {
+      check_cancel(cancel);
+      if (hooks_) hooks_->before(block);
+      dit_double_block(be, c_, w, img, txt, silu_temb, rope);
+      if (hooks_) hooks_->after(block++);
+    }
+    h = be.concat(txt, img, 1);
+    for (const DitSingleW& w : single_) {
+      check_cancel(cancel);
+      if (hooks_) hooks_->before(block);
+      dit_single_block(be, c_, w, h, silu_temb, rope);
+      if (hooks_) hooks_->after(block++);
+    }
+  } catch (...) {
+    if (hooks_ && hooks_->abandon) hooks_->abandon();
+    throw;
   }
   check_cancel(cancel);
   Tensor img_out = be.slice(h, 1, T, L);

@@ -1,5 +1,6 @@
 // The MMDiT (Ovis-Image transformer) written against the Backend interface (docs/MODEL.md "MMDiT").
 #pragma once
+#include <functional>
 #include <vector>
 
 #include "core/backend.h"
@@ -39,6 +40,13 @@ void dit_single_block(Backend& be, const DitConfig& c, const DitSingleW& w, Tens
 // Joint attention of already-normed q, k [B, S, H, hd] (RoPE applied here) and v: -> [B, S, D].
 Tensor dit_attention(Backend& be, const DitConfig& c, Tensor& q, Tensor& k, const Tensor& v, const RopeTables& rope);
 
+// Called around each block, numbered in run order (double blocks, then single blocks): layer offload
+// streams weights in and out here. `abandon` runs when a forward stops midway (an error, a cancel).
+struct BlockHooks {
+  std::function<void(int)> before, after;
+  std::function<void()> abandon;
+};
+
 class MMDiT {
  public:
   // Declares every canonical tensor with its shape from the config, and binds it (docs/WEIGHTS.md).
@@ -55,6 +63,11 @@ class MMDiT {
                  const RopeTables& rope, const CancelFlag* cancel) const;
 
   const DitConfig& config() const { return c_; }
+  int block_count() const { return int(double_.size() + single_.size()); }
+  // Canonical tensor names of block i (run order), as the store holds them.
+  std::vector<std::string> block_tensor_names(const WeightStore& weights, int block) const;
+  // Hooks for every later forward (null: none). The hooks must outlive their use.
+  void set_block_hooks(const BlockHooks* hooks) { hooks_ = hooks; }
 
  private:
   DitConfig c_;
@@ -62,6 +75,7 @@ class MMDiT {
   const Tensor* txt_norm_ = nullptr;
   std::vector<DitDoubleW> double_;
   std::vector<DitSingleW> single_;
+  const BlockHooks* hooks_ = nullptr;
 };
 
 }  // namespace ovis
