@@ -22,7 +22,8 @@ void require_kernel_image_for(const cudaDeviceProp& prop, int device_index) {
   fail("OVIS_UNAVAILABLE", "CUDA device " + std::to_string(device_index) + " (" + prop.name + ") is " + arch +
                                ", which this binary was not built for (CUDA archs: " OVIS_CUDA_ARCH_LIST
                                "; rebuild with -DOVIS_CUDA_ARCHS=" +
-                               std::to_string(prop.major) + std::to_string(prop.minor) + "): " + cudaGetErrorString(err));
+                               std::to_string(prop.major) + std::to_string(prop.minor) +
+                               "): " + cudaGetErrorString(err));
 }
 
 }  // namespace ovis::cuda

@@ -14,11 +14,11 @@ namespace {
 
 using namespace nvcuda;
 
-constexpr int kD = 128;   // head dim
-constexpr int kBM = 64;   // query rows per block
-constexpr int kBN = 32;   // keys per tile (one per lane in the softmax)
+constexpr int kD = 128;  // head dim
+constexpr int kBM = 64;  // query rows per block
+constexpr int kBN = 32;  // keys per tile (one per lane in the softmax)
 constexpr int kWarps = kBM / 16;
-constexpr int kLdQ = kD + 8;   // bf16 row strides: multiples of 8 elements for WMMA, padded against bank conflicts
+constexpr int kLdQ = kD + 8;  // bf16 row strides: multiples of 8 elements for WMMA, padded against bank conflicts
 constexpr int kLdKV = kD + 8;
 constexpr int kLdP = kBN + 8;
 constexpr int kLdS = kBN + 4;  // f32 row strides: multiples of 4
@@ -36,8 +36,7 @@ static_assert(kOffK % 32 == 0 && kOffV % 32 == 0 && kOffP % 32 == 0 && kOffS % 3
 
 // Copies `rows` rows of 128 bf16 (row r at src + r * src_stride elements) into shared memory with
 // 16-byte vectors; rows past `valid` are zero.
-__device__ __forceinline__ void load_rows(bf16* dst, int ld, const bf16* src, int64_t src_stride, int rows,
-                                          int valid) {
+__device__ __forceinline__ void load_rows(bf16* dst, int ld, const bf16* src, int64_t src_stride, int rows, int valid) {
   constexpr int kVec = kD / 8;  // uint4 per row
   for (int idx = threadIdx.x; idx < rows * kVec; idx += blockDim.x) {
     const int r = idx / kVec, c = idx - r * kVec;
@@ -166,13 +165,12 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 
 bool flash_attention_hd128_ok(const AttentionArgs& a) {
   return a.t == DType::BF16 && a.tout == DType::BF16 && a.hd == kD && a.hkv > 0 && a.hq % a.hkv == 0 &&
-         aligned16(a.q) && aligned16(a.k) && aligned16(a.v) && aligned16(a.out) && a.hq <= 65535 &&
-         a.batch <= 65535;
+         aligned16(a.q) && aligned16(a.k) && aligned16(a.v) && aligned16(a.out) && a.hq <= 65535 && a.batch <= 65535;
 }
 
 void prepare_flash_attention_hd128() {
-  CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hd128_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  kSmemBytes));
+  CUDA_CHECK(
+      cudaFuncSetAttribute(flash_attention_hd128_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
 }
 
 void launch_flash_attention_hd128(const AttentionArgs& a, cudaStream_t s) {

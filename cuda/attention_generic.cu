@@ -9,8 +9,8 @@
 namespace ovis::cuda {
 namespace {
 
-constexpr int kWarps = 8;    // query rows per block
-constexpr int kBK = 8;       // keys per shared tile
+constexpr int kWarps = 8;  // query rows per block
+constexpr int kBK = 8;     // keys per shared tile
 constexpr int kMaxD = 512;
 
 template <class T, int DPL>  // DPL: head dims per lane (hd <= 32 * DPL)
@@ -99,9 +99,15 @@ __global__ void __launch_bounds__(kWarps * 32) attention_generic_kernel(Attentio
     }
   };
   switch (a.tout) {
-    case DType::BF16: write(static_cast<bf16*>(a.out)); break;
-    case DType::F16: write(static_cast<f16*>(a.out)); break;
-    default: write(static_cast<float*>(a.out)); break;
+    case DType::BF16:
+      write(static_cast<bf16*>(a.out));
+      break;
+    case DType::F16:
+      write(static_cast<f16*>(a.out));
+      break;
+    default:
+      write(static_cast<float*>(a.out));
+      break;
   }
 }
 
@@ -109,11 +115,16 @@ template <class T>
 void launch_for_type(const AttentionArgs& a, cudaStream_t s) {
   const dim3 grid(unsigned((a.sq + kWarps - 1) / kWarps), unsigned(a.hq), unsigned(a.batch));
   const int64_t hd = a.hd;
-  if (hd <= 32) attention_generic_kernel<T, 1><<<grid, kWarps * 32, 0, s>>>(a);
-  else if (hd <= 64) attention_generic_kernel<T, 2><<<grid, kWarps * 32, 0, s>>>(a);
-  else if (hd <= 128) attention_generic_kernel<T, 4><<<grid, kWarps * 32, 0, s>>>(a);
-  else if (hd <= 256) attention_generic_kernel<T, 8><<<grid, kWarps * 32, 0, s>>>(a);
-  else attention_generic_kernel<T, 16><<<grid, kWarps * 32, 0, s>>>(a);
+  if (hd <= 32)
+    attention_generic_kernel<T, 1><<<grid, kWarps * 32, 0, s>>>(a);
+  else if (hd <= 64)
+    attention_generic_kernel<T, 2><<<grid, kWarps * 32, 0, s>>>(a);
+  else if (hd <= 128)
+    attention_generic_kernel<T, 4><<<grid, kWarps * 32, 0, s>>>(a);
+  else if (hd <= 256)
+    attention_generic_kernel<T, 8><<<grid, kWarps * 32, 0, s>>>(a);
+  else
+    attention_generic_kernel<T, 16><<<grid, kWarps * 32, 0, s>>>(a);
 }
 
 }  // namespace

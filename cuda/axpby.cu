@@ -14,8 +14,8 @@ void launch_axpby(void* x, DType tx, float alpha, const void* y, DType ty, float
   dispatch_float2(tx, ty, [&](auto a, auto b) {
     using TX = decltype(a);
     using TY = decltype(b);
-    axpby_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), alpha, static_cast<const TY*>(y),
-                                                           beta, n);
+    axpby_kernel<TX, TY>
+        <<<grid_for(n), kThreads, 0, s>>>(static_cast<TX*>(x), alpha, static_cast<const TY*>(y), beta, n);
   });
   CUDA_CHECK_LAUNCH();
 }

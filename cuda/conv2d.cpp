@@ -81,8 +81,8 @@ Tensor conv2d_forward(CudaBackend& be, const Tensor& x, const Tensor& w, const T
   if (out.numel() == 0) return out;
   const Tensor wa = be.cast(w, types.operand);
   const GemmArgs g = weight_side(c, wa, types.out);
-  const bool is_1x1 = c.kh == 1 && c.kw == 1 && stride == 1 && pad_top == 0 && pad_left == 0 && pad_bottom == 0 &&
-                      pad_right == 0;
+  const bool is_1x1 =
+      c.kh == 1 && c.kw == 1 && stride == 1 && pad_top == 0 && pad_left == 0 && pad_bottom == 0 && pad_right == 0;
   if (is_1x1)
     pointwise(be, c, x, g, out);
   else

@@ -34,7 +34,7 @@ void launch_copy_rows(const void* src, DType ts, int64_t src_row, int64_t src_of
       using TS = decltype(a);
       using TD = decltype(b);
       copy_rows_kernel<TS, TD><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TS*>(src), src_row, src_off,
-                                                                 static_cast<TD*>(dst), dst_row, dst_off, width, n);
+                                                                static_cast<TD*>(dst), dst_row, dst_off, width, n);
     });
   }
   CUDA_CHECK_LAUNCH();

@@ -27,9 +27,8 @@ struct CublasLtApi {
                                            cublasLtMatmulPreference_t, int, cublasLtMatmulHeuristicResult_t*,
                                            int*) = nullptr;
   cublasStatus_t (*Matmul)(cublasLtHandle_t, cublasLtMatmulDesc_t, const void*, const void*, cublasLtMatrixLayout_t,
-                           const void*, cublasLtMatrixLayout_t, const void*, const void*, cublasLtMatrixLayout_t,
-                           void*, cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t*, void*, size_t,
-                           cudaStream_t) = nullptr;
+                           const void*, cublasLtMatrixLayout_t, const void*, const void*, cublasLtMatrixLayout_t, void*,
+                           cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t*, void*, size_t, cudaStream_t) = nullptr;
 };
 
 // Loads once per process and returns the shared table. Throws Error("OVIS_UNAVAILABLE") listing every

@@ -90,8 +90,7 @@ Tensor CudaBackend::to_host_f32(const Tensor& t) {
   use_device();
   Tensor src = do_cast(t, DType::F32);
   Tensor out = host_f32(t.shape);
-  if (out.nbytes() > 0)
-    CUDA_CHECK(cudaMemcpyAsync(out.data, src.data, out.nbytes(), cudaMemcpyDeviceToHost, stream_));
+  if (out.nbytes() > 0) CUDA_CHECK(cudaMemcpyAsync(out.data, src.data, out.nbytes(), cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
   return out;
 }
@@ -133,7 +132,8 @@ size_t CudaBackend::free_memory() {
 }
 
 void CudaBackend::fill_random(Tensor& t, float scale, uint64_t seed) {
-  if (t.device != DeviceKind::Cuda || !is_float(t.dtype)) fail("OVIS_BAD_ARGUMENT", "fill_random: need a float CUDA tensor");
+  if (t.device != DeviceKind::Cuda || !is_float(t.dtype))
+    fail("OVIS_BAD_ARGUMENT", "fill_random: need a float CUDA tensor");
   use_device();
   launch_fill_random(t.data, t.dtype, t.numel(), scale, seed, stream_);
 }
@@ -227,7 +227,8 @@ void CudaBackend::do_add_(Tensor& x, const Tensor& y) {
 
 void CudaBackend::do_gated_add_(Tensor& x, const Tensor& gate, const Tensor& y) {
   use_device();
-  launch_gated_add(x.data, x.dtype, gate.data, gate.dtype, y.data, y.dtype, x.shape[0], x.shape[1], x.shape[2], stream_);
+  launch_gated_add(x.data, x.dtype, gate.data, gate.dtype, y.data, y.dtype, x.shape[0], x.shape[1], x.shape[2],
+                   stream_);
 }
 
 void CudaBackend::do_axpby_(Tensor& x, float alpha, const Tensor& y, float beta) {
@@ -356,21 +357,24 @@ std::unique_ptr<Backend> create_cuda_backend(int device_index, bool fp32) {
     int driver = 0;
     (void)cudaDriverGetVersion(&driver);
     if (err == cudaErrorInsufficientDriver && driver == 0)
-      fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: no NVIDIA driver was found; install NVIDIA driver R580 or "
-                               "newer (CUDA 13), or use device 'cpu'");
+      fail("OVIS_UNAVAILABLE",
+           "CUDA backend unavailable: no NVIDIA driver was found; install NVIDIA driver R580 or "
+           "newer (CUDA 13), or use device 'cpu'");
     if (err == cudaErrorInsufficientDriver)
       fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: the NVIDIA driver supports CUDA " +
                                    std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
                                    " only; this build needs CUDA 13: install NVIDIA driver R580 or newer");
     if (err == cudaErrorNoDevice)
-      fail("OVIS_UNAVAILABLE", "CUDA backend unavailable: no NVIDIA GPU is visible (check nvidia-smi and "
-                               "CUDA_VISIBLE_DEVICES); use device 'cpu'");
+      fail("OVIS_UNAVAILABLE",
+           "CUDA backend unavailable: no NVIDIA GPU is visible (check nvidia-smi and "
+           "CUDA_VISIBLE_DEVICES); use device 'cpu'");
     fail("OVIS_UNAVAILABLE", std::string("CUDA backend unavailable: ") + cudaGetErrorName(err) + " (" +
-                                 cudaGetErrorString(err) + "); is an NVIDIA driver for CUDA 13 (R580 or newer) installed?");
+                                 cudaGetErrorString(err) +
+                                 "); is an NVIDIA driver for CUDA 13 (R580 or newer) installed?");
   }
   if (device_index < 0 || device_index >= n)
-    fail("OVIS_UNAVAILABLE", "CUDA device " + std::to_string(device_index) + " requested but " + std::to_string(n) +
-                                 " device(s) found");
+    fail("OVIS_UNAVAILABLE",
+         "CUDA device " + std::to_string(device_index) + " requested but " + std::to_string(n) + " device(s) found");
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, device_index));
   if (prop.major < 8)

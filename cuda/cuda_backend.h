@@ -91,7 +91,7 @@ class CudaBackend final : public Backend {
   bool fp32_;
   cudaStream_t stream_ = nullptr;
   PathStats stats_;
-  cudaStream_t copy_stream_ = nullptr;  // layer offload uploads; created on first use
+  cudaStream_t copy_stream_ = nullptr;              // layer offload uploads; created on first use
   std::map<const void*, cudaEvent_t> upload_done_;  // by device pointer, until awaited
   void destroy_copy_stream();
   std::shared_ptr<DeviceAllocator> alloc_;

@@ -13,7 +13,8 @@ void throw_cuda_error(cudaError_t err, const char* what, const char* file, int l
   std::string where = std::string(" (") + what + " at " + file + ":" + std::to_string(line) + ")";
   if (err == cudaErrorMemoryAllocation)
     throw Error("OVIS_OUT_OF_MEMORY", std::string("CUDA device out of memory") + where);
-  throw Error("OVIS_BACKEND", std::string("CUDA error ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + where);
+  throw Error("OVIS_BACKEND",
+              std::string("CUDA error ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) + where);
 }
 
 }  // namespace ovis::cuda

@@ -10,9 +10,9 @@ namespace ovis::cuda {
 
 }  // namespace ovis::cuda
 
-#define CUDA_CHECK(call)                                                              \
-  do {                                                                                \
-    cudaError_t ovis_err_ = (call);                                                   \
+#define CUDA_CHECK(call)                                                                                \
+  do {                                                                                                  \
+    cudaError_t ovis_err_ = (call);                                                                     \
     if (ovis_err_ != cudaSuccess) ::ovis::cuda::throw_cuda_error(ovis_err_, #call, __FILE__, __LINE__); \
   } while (0)
 

@@ -48,8 +48,8 @@ std::shared_ptr<void> DeviceAllocator::allocate(size_t bytes) {
       }
       if (err == cudaErrorMemoryAllocation) {
         (void)cudaGetLastError();
-        throw Error("OVIS_OUT_OF_MEMORY", "CUDA device out of memory allocating " + std::to_string(bytes) +
-                                              " bytes (" + std::to_string(in_use_ >> 20) + " MiB in use by ovis)");
+        throw Error("OVIS_OUT_OF_MEMORY", "CUDA device out of memory allocating " + std::to_string(bytes) + " bytes (" +
+                                              std::to_string(in_use_ >> 20) + " MiB in use by ovis)");
       }
       if (err != cudaSuccess) throw_cuda_error(err, "cudaMalloc", __FILE__, __LINE__);
       reserved_ += size;

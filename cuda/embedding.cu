@@ -19,8 +19,8 @@ void launch_embedding(const void* table, DType tt, const int32_t* ids, void* y, 
   dispatch_float2(tt, ty, [&](auto a, auto b) {
     using TT = decltype(a);
     using TY = decltype(b);
-    embedding_kernel<TT, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TT*>(table), ids,
-                                                               static_cast<TY*>(y), hidden, n);
+    embedding_kernel<TT, TY>
+        <<<grid_for(n), kThreads, 0, s>>>(static_cast<const TT*>(table), ids, static_cast<TY*>(y), hidden, n);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -12,10 +12,14 @@ namespace {
 
 cudaDataType_t cuda_type(DType t) {
   switch (t) {
-    case DType::F32: return CUDA_R_32F;
-    case DType::BF16: return CUDA_R_16BF;
-    case DType::F16: return CUDA_R_16F;
-    default: fail("OVIS_INTERNAL", "gemm: unsupported dtype");
+    case DType::F32:
+      return CUDA_R_32F;
+    case DType::BF16:
+      return CUDA_R_16BF;
+    case DType::F16:
+      return CUDA_R_16F;
+    default:
+      fail("OVIS_INTERNAL", "gemm: unsupported dtype");
   }
 }
 
@@ -67,10 +71,20 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmArgs& g) {
   const uint32_t align_a = alignment_of(g.a), align_b = alignment_of(g.b), align_d = alignment_of(g.d),
                  align_bias = g.bias ? alignment_of(g.bias) : 256;
   // Alignments are part of the key: the chosen algorithm may rely on them.
-  const uint32_t aligns = (std::min(align_a, 255u)) | (std::min(align_b, 255u) << 8) |
-                          (std::min(align_d, 255u) << 16) | (std::min(align_bias, 255u) << 24);
-  Key key{int(g.trans_a) | (int(g.trans_b) << 1) | (g.bias ? 4 : 0), 0, g.m, g.n, g.k, g.lda, g.ldb, g.ldd,
-          int(g.ab_type), int(g.d_type), 0, aligns};
+  const uint32_t aligns = (std::min(align_a, 255u)) | (std::min(align_b, 255u) << 8) | (std::min(align_d, 255u) << 16) |
+                          (std::min(align_bias, 255u) << 24);
+  Key key{int(g.trans_a) | (int(g.trans_b) << 1) | (g.bias ? 4 : 0),
+          0,
+          g.m,
+          g.n,
+          g.k,
+          g.lda,
+          g.ldb,
+          g.ldd,
+          int(g.ab_type),
+          int(g.d_type),
+          0,
+          aligns};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
 
@@ -105,8 +119,8 @@ GemmRunner::Plan& GemmRunner::plan_for(const GemmArgs& g) {
   api_.MatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d);
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  cublasStatus_t s =
-      api_.MatmulAlgoGetHeuristic(handle_, plan->desc, plan->la, plan->lb, plan->ld, plan->ld, pref, 1, &result, &found);
+  cublasStatus_t s = api_.MatmulAlgoGetHeuristic(handle_, plan->desc, plan->la, plan->lb, plan->ld, plan->ld, pref, 1,
+                                                 &result, &found);
   api_.MatmulPreferenceDestroy(pref);
   if (s == CUBLAS_STATUS_SUCCESS && found > 0 && result.state == CUBLAS_STATUS_SUCCESS) {
     plan->algo = result.algo;
@@ -125,18 +139,18 @@ void GemmRunner::run_fallback(const GemmArgs& g, const char* why) {
   constexpr double kLargeMacs = double(1 << 24);
   if (double(g.m) * double(g.n) * double(g.k) >= kLargeMacs) {
     ++stats_.gemm_fallback_large;
-    log_slow_path_once("GEMM " + std::to_string(g.m) + " x " + std::to_string(g.n) + " x " + std::to_string(g.k) + " (" +
-                       dtype_name(g.ab_type) + " -> " + dtype_name(g.d_type) + ") ran on the naive fallback kernel: " +
-                       why);
+    log_slow_path_once("GEMM " + std::to_string(g.m) + " x " + std::to_string(g.n) + " x " + std::to_string(g.k) +
+                       " (" + dtype_name(g.ab_type) + " -> " + dtype_name(g.d_type) +
+                       ") ran on the naive fallback kernel: " + why);
   }
   launch_gemm_fallback(g, stream_);  // k == 0 gives bias (or zeros); cuBLASLt rejects it
 }
 
 void GemmRunner::run(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
-  const bool ok_types = (g.ab_type == DType::F32 && g.d_type == DType::F32) ||
-                        ((g.ab_type == DType::BF16 || g.ab_type == DType::F16) &&
-                         (g.d_type == g.ab_type || g.d_type == DType::F32));
+  const bool ok_types =
+      (g.ab_type == DType::F32 && g.d_type == DType::F32) ||
+      ((g.ab_type == DType::BF16 || g.ab_type == DType::F16) && (g.d_type == g.ab_type || g.d_type == DType::F32));
   if (!ok_types || g.k == 0) return run_fallback(g, g.k == 0 ? "k == 0" : "dtype pair not supported by cuBLASLt");
   Plan& p = plan_for(g);
   if (!p.use_lt) return run_fallback(g, "cuBLASLt's heuristic found no algorithm");

@@ -110,7 +110,7 @@ void launch_group_norm(const void* x, DType tx, const void* w, DType tw, const v
     dispatch_float(ty, [&](auto bb) {
       using TY = decltype(bb);
       group_norm_apply<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), w, tw, b, tb,
-                                                                 static_cast<TY*>(y), stats, channels, hw, cpg, silu, n);
+                                                                static_cast<TY*>(y), stats, channels, hw, cpg, silu, n);
     });
   });
   CUDA_CHECK_LAUNCH();

@@ -27,8 +27,8 @@ void launch_im2row(const void* x, DType tx, void* col, DType tcol, int64_t cin, 
   dispatch_float2(tx, tcol, [&](auto a, auto b) {
     using TX = decltype(a);
     using TC = decltype(b);
-    im2row_kernel<TX, TC><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TC*>(col), cin, h,
-                                                            w, kh, kw, stride, pad_top, pad_left, wo, p0, pc);
+    im2row_kernel<TX, TC><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TC*>(col), cin, h, w,
+                                                           kh, kw, stride, pad_top, pad_left, wo, p0, pc);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -44,8 +44,8 @@ void launch_layer_norm_mod(const void* x, DType tx, const void* shift, DType tsh
   dispatch_float2(tx, ty, [&](auto a, auto b) {
     using TX = decltype(a);
     using TY = decltype(b);
-    layer_norm_mod_kernel<TX, TY><<<unsigned(blocks), block, 0, s>>>(
-        static_cast<const TX*>(x), shift, tshift, scale, tscale, static_cast<TY*>(y), rows, seq, dim, eps);
+    layer_norm_mod_kernel<TX, TY><<<unsigned(blocks), block, 0, s>>>(static_cast<const TX*>(x), shift, tshift, scale,
+                                                                     tscale, static_cast<TY*>(y), rows, seq, dim, eps);
   });
   CUDA_CHECK_LAUNCH();
 }

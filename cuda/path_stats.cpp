@@ -7,9 +7,9 @@
 namespace ovis::cuda {
 
 std::string PathStats::str() const {
-  return "gemm: cublaslt " + std::to_string(gemm_lt) + ", fallback " + std::to_string(gemm_fallback) +
-         " (large " + std::to_string(gemm_fallback_large) + "); attention: flash " + std::to_string(attn_flash) +
-         ", generic " + std::to_string(attn_generic) + " (left the flash path " + std::to_string(attn_left_flash) + ")";
+  return "gemm: cublaslt " + std::to_string(gemm_lt) + ", fallback " + std::to_string(gemm_fallback) + " (large " +
+         std::to_string(gemm_fallback_large) + "); attention: flash " + std::to_string(attn_flash) + ", generic " +
+         std::to_string(attn_generic) + " (left the flash path " + std::to_string(attn_left_flash) + ")";
 }
 
 void log_slow_path_once(const std::string& what) {

@@ -32,8 +32,8 @@ void launch_rms_norm(const void* x, DType tx, const void* w, DType tw, void* y, 
   dispatch_float2(tx, ty, [&](auto a, auto b) {
     using TX = decltype(a);
     using TY = decltype(b);
-    rms_norm_kernel<TX, TY><<<unsigned(blocks), block, 0, s>>>(static_cast<const TX*>(x), w, tw,
-                                                                static_cast<TY*>(y), rows, dim, eps);
+    rms_norm_kernel<TX, TY>
+        <<<unsigned(blocks), block, 0, s>>>(static_cast<const TX*>(x), w, tw, static_cast<TY*>(y), rows, dim, eps);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -10,8 +10,8 @@ __global__ void rope_kernel(TX* x, const float* cos_t, const float* sin_t, int64
                             bool interleaved, int64_t pairs_total) {
   const int64_t half = hd / 2;
   OVIS_GRID_LOOP(p, pairs_total) {
-    const int64_t i = p % half;            // pair index within the head
-    const int64_t row = p / half;          // (b, s, h) flattened
+    const int64_t i = p % half;    // pair index within the head
+    const int64_t row = p / half;  // (b, s, h) flattened
     const int64_t s = (row / heads) % seq;
     const float c = cos_t[s * half + i], sn = sin_t[s * half + i];
     TX* xh = x + row * hd;
@@ -28,8 +28,8 @@ void launch_rope(void* x, DType tx, const float* cos, const float* sin, int64_t 
   if (pairs == 0) return;
   dispatch_float(tx, [&](auto a) {
     using TX = decltype(a);
-    rope_kernel<TX><<<grid_for(pairs), kThreads, 0, s>>>(static_cast<TX*>(x), cos, sin, seq, heads, hd, interleaved,
-                                                          pairs);
+    rope_kernel<TX>
+        <<<grid_for(pairs), kThreads, 0, s>>>(static_cast<TX*>(x), cos, sin, seq, heads, hd, interleaved, pairs);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -20,8 +20,8 @@ void launch_upsample_nearest2x(const void* x, DType tx, void* y, DType ty, int64
   dispatch_float2(tx, ty, [&](auto a, auto b) {
     using TX = decltype(a);
     using TY = decltype(b);
-    upsample_nearest2x_kernel<TX, TY><<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x),
-                                                                        static_cast<TY*>(y), h, w, n);
+    upsample_nearest2x_kernel<TX, TY>
+        <<<grid_for(n), kThreads, 0, s>>>(static_cast<const TX*>(x), static_cast<TY*>(y), h, w, n);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -41,17 +41,28 @@ Args parse_args(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     auto is = [&](const char* name) { return std::strcmp(argv[i], name) == 0 && i + 1 < argc; };
-    if (is("--threads")) a.threads = std::atoi(argv[++i]);
-    else if (is("--runs")) a.runs = std::atoi(argv[++i]);
-    else if (is("--dim")) a.dim = std::atoi(argv[++i]);
-    else if (is("--heads")) a.heads = std::atoi(argv[++i]);
-    else if (is("--double")) a.n_double = std::atoi(argv[++i]);
-    else if (is("--single")) a.n_single = std::atoi(argv[++i]);
-    else if (is("--img")) a.img = std::atoi(argv[++i]);
-    else if (is("--txt")) a.txt = std::atoi(argv[++i]);
-    else if (is("--vae-size")) a.vae_size = std::atoi(argv[++i]);
-    else if (is("--vae-channels")) a.vae_channels = parse_list(argv[++i]);
-    else if (std::strcmp(argv[i], "--json") == 0) a.json = true;
+    if (is("--threads"))
+      a.threads = std::atoi(argv[++i]);
+    else if (is("--runs"))
+      a.runs = std::atoi(argv[++i]);
+    else if (is("--dim"))
+      a.dim = std::atoi(argv[++i]);
+    else if (is("--heads"))
+      a.heads = std::atoi(argv[++i]);
+    else if (is("--double"))
+      a.n_double = std::atoi(argv[++i]);
+    else if (is("--single"))
+      a.n_single = std::atoi(argv[++i]);
+    else if (is("--img"))
+      a.img = std::atoi(argv[++i]);
+    else if (is("--txt"))
+      a.txt = std::atoi(argv[++i]);
+    else if (is("--vae-size"))
+      a.vae_size = std::atoi(argv[++i]);
+    else if (is("--vae-channels"))
+      a.vae_channels = parse_list(argv[++i]);
+    else if (std::strcmp(argv[i], "--json") == 0)
+      a.json = true;
     else {
       std::fprintf(stderr, "unknown argument %s\n", argv[i]);
       std::exit(2);
@@ -134,12 +145,14 @@ int main(int argc, char** argv) {
     std::remove(path.c_str());
 
     if (a.json) {
-      std::printf("{\"impl\": \"ovis-image cpu\", \"threads\": %d, \"mmdit_ms\": %.1f, \"vae_ms\": %.1f, \"mmdit_gflops\": %.1f}\n",
-                  a.threads, ms_dit, ms_vae, gflops);
+      std::printf(
+          "{\"impl\": \"ovis-image cpu\", \"threads\": %d, \"mmdit_ms\": %.1f, \"vae_ms\": %.1f, \"mmdit_gflops\": "
+          "%.1f}\n",
+          a.threads, ms_dit, ms_vae, gflops);
     } else {
       std::printf("| stage | median ms | GFLOP/s |\n|---|---|---|\n");
-      std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens) | %.1f | %.1f |\n", a.dim, a.n_double,
-                  a.n_single, a.img, a.txt, ms_dit, gflops);
+      std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens) | %.1f | %.1f |\n", a.dim, a.n_double, a.n_single,
+                  a.img, a.txt, ms_dit, gflops);
       std::printf("| VAE decode %dx%d | %.1f | |\n", a.vae_size, a.vae_size, ms_vae);
     }
   } catch (const Error& e) {

@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
   };
   // The VAE decoder's shapes at 512x512 (channels 32,64,128,128): few output channels at high resolution.
   const ConvCase convs[] = {{128, 128, 128, 3, 1, 1, 1, 1, 1}, {128, 128, 128, 3, 2, 0, 0, 1, 1},
-                            {256, 128, 64, 1, 1, 0, 0, 0, 0},    {64, 64, 256, 3, 1, 1, 1, 1, 1},
-                            {32, 32, 512, 3, 1, 1, 1, 1, 1},     {64, 32, 512, 1, 1, 0, 0, 0, 0},
+                            {256, 128, 64, 1, 1, 0, 0, 0, 0},  {64, 64, 256, 3, 1, 1, 1, 1, 1},
+                            {32, 32, 512, 3, 1, 1, 1, 1, 1},   {64, 32, 512, 1, 1, 0, 0, 0, 0},
                             {32, 3, 512, 3, 1, 1, 1, 1, 1}};
   for (const ConvCase& c : convs) {
     Tensor x = random_tensor(Shape{1, c.Ci, c.H, c.H}, DType::F32, 10);

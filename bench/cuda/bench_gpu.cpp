@@ -78,17 +78,28 @@ Args parse_args(int argc, char** argv) {
       if (i + 1 >= argc) fail("OVIS_BAD_ARGUMENT", o + " needs a value");
       return argv[++i];
     };
-    if (o == "--size") sizes.push_back(next());
-    else if (o == "--batch") a.batch = std::atoll(next().c_str());
-    else if (o == "--iters") a.iters = std::atoi(next().c_str());
-    else if (o == "--steps") a.steps = std::atoi(next().c_str());
-    else if (o == "--guidance") a.guidance = float(std::atof(next().c_str()));
-    else if (o == "--keep-text") a.keep_text = true;
-    else if (o == "--no-text") a.text = false;
-    else if (o == "--no-loop") a.loop = false;
-    else if (o == "--fp32") a.fp32 = true;
-    else if (o == "--all") a.all = true;
-    else fail("OVIS_BAD_ARGUMENT", "unknown option " + o + " (see the comment at the top of bench_gpu.cpp)");
+    if (o == "--size")
+      sizes.push_back(next());
+    else if (o == "--batch")
+      a.batch = std::atoll(next().c_str());
+    else if (o == "--iters")
+      a.iters = std::atoi(next().c_str());
+    else if (o == "--steps")
+      a.steps = std::atoi(next().c_str());
+    else if (o == "--guidance")
+      a.guidance = float(std::atof(next().c_str()));
+    else if (o == "--keep-text")
+      a.keep_text = true;
+    else if (o == "--no-text")
+      a.text = false;
+    else if (o == "--no-loop")
+      a.loop = false;
+    else if (o == "--fp32")
+      a.fp32 = true;
+    else if (o == "--all")
+      a.all = true;
+    else
+      fail("OVIS_BAD_ARGUMENT", "unknown option " + o + " (see the comment at the top of bench_gpu.cpp)");
   }
   if (a.batch < 1 || a.iters < 1 || a.steps < 1) fail("OVIS_BAD_ARGUMENT", "--batch, --iters and --steps must be >= 1");
   if (!std::isfinite(a.guidance)) fail("OVIS_BAD_ARGUMENT", "--guidance must be a number");
@@ -182,8 +193,9 @@ void run_case(Engine& engine, CudaBackend& cb, const Args& a, const Case& c) {
   const DitConfig& dc = m.dit;
   const int64_t h8 = c.h / 8, w8 = c.w / 8, L = (c.h / 16) * (c.w / 16), T = 256, S = T + L;
   const int iters = a.iters;
-  std::printf("\n### %lldx%lld (W x H), MMDiT batch %lld: %lld image + %lld text tokens; medians of %d after 1 warm-up\n",
-              (long long)c.w, (long long)c.h, (long long)c.batch, (long long)L, (long long)T, iters);
+  std::printf(
+      "\n### %lldx%lld (W x H), MMDiT batch %lld: %lld image + %lld text tokens; medians of %d after 1 warm-up\n",
+      (long long)c.w, (long long)c.h, (long long)c.batch, (long long)L, (long long)T, iters);
   std::printf("| %-52s | %18s |\n| %s | %s |\n", "measure", "value", std::string(52, '-').c_str(),
               std::string(18, '-').c_str());
   const char* text_note = a.keep_text ? "" : ", incl. re-upload of its weights";
@@ -279,8 +291,8 @@ void print_predictions(const Args& args) {
       continue;
     }
     const bench::Prediction p = bench::predict_image(w, rates);
-    std::printf("PREDICTION (cost model) %lldx%lld batch %lld: %.2f s per image (step %.1f ms)\n",
-                (long long)w.width, (long long)w.height, (long long)w.batch, p.image_s, p.step_s * 1e3);
+    std::printf("PREDICTION (cost model) %lldx%lld batch %lld: %.2f s per image (step %.1f ms)\n", (long long)w.width,
+                (long long)w.height, (long long)w.batch, p.image_s, p.step_s * 1e3);
   }
 }
 
@@ -321,9 +333,10 @@ int main(int argc, char** argv) {
     options.keep_text_encoder = args.keep_text;
     Engine engine(std::move(owned), std::make_unique<WeightStore>(std::move(w.tensors), std::move(w.loaders)), model,
                   options);
-    std::printf("weights: %.2fB random bf16 parameters (%.0f MiB allocated) made on the device in %.1f s; "
-                "host copy of the text encoder for re-upload: %.0f MiB\n",
-                params / 1e9, mib(cb->allocator().in_use()), ms_make / 1000.0, mib(host_copy));
+    std::printf(
+        "weights: %.2fB random bf16 parameters (%.0f MiB allocated) made on the device in %.1f s; "
+        "host copy of the text encoder for re-upload: %.0f MiB\n",
+        params / 1e9, mib(cb->allocator().in_use()), ms_make / 1000.0, mib(host_copy));
     std::printf("cudaMemGetInfo used: %.0f MiB before, %.0f MiB with the weights\n", mib(used_before),
                 mib(device_used_bytes()));
     for (const Case& c : args.cases) run_case(engine, *cb, args, c);

@@ -35,7 +35,8 @@ inline Tensor device_random_tensor(cuda::CudaBackend& be, const TensorSpec& spec
     Tensor host = host_alloc(spec.shape, DType::BF16);
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> normal(0.f, 1.f);
-    for (int64_t i = 0; i < host.numel(); ++i) host.ptr<uint16_t>()[i] = f32_to_bf16(init.mean + init.stddev * normal(rng));
+    for (int64_t i = 0; i < host.numel(); ++i)
+      host.ptr<uint16_t>()[i] = f32_to_bf16(init.mean + init.stddev * normal(rng));
     return be.upload_weight(host);
   }
   Tensor t = be.alloc(spec.shape, be.gemm_types(DType::BF16).operand);  // stored as the GEMMs read it

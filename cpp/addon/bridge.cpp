@@ -25,10 +25,7 @@ std::shared_ptr<Bridge> Bridge::create(Napi::Env env, Napi::Object owner, std::f
 }
 
 Bridge::Bridge(Napi::Env env, Napi::Object owner, std::function<void()> on_worker_exit)
-    : env_(env),
-      owner_(Napi::Weak(owner)),
-      on_worker_exit_(std::move(on_worker_exit)),
-      worker_([this] {
+    : env_(env), owner_(Napi::Weak(owner)), on_worker_exit_(std::move(on_worker_exit)), worker_([this] {
         if (on_worker_exit_) on_worker_exit_();
         if (!torn_down_) post([this](Napi::Env e) { on_worker_exited(e); });
       }) {}

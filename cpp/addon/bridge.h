@@ -86,9 +86,9 @@ class Bridge {
   std::unordered_map<uint64_t, PendingCall> calls_;
   std::vector<Napi::Promise::Deferred> dispose_waiters_;
   uint64_t next_id_ = 1;
-  size_t pending_ = 0;              // calls (and a dispose) not yet settled
-  bool disposed_ = false;           // dispose() called
-  bool exited_ = false;             // the worker ended and was joined
+  size_t pending_ = 0;     // calls (and a dispose) not yet settled
+  bool disposed_ = false;  // dispose() called
+  bool exited_ = false;    // the worker ended and was joined
   bool tsfn_released_ = false;
   bool hook_registered_ = false;
   std::atomic<bool> torn_down_{false};  // the environment is shutting down

@@ -75,7 +75,8 @@ std::vector<float> read_f32_vector(const Napi::Value& value, size_t min_length, 
   }
   Napi::Float32Array array = value.As<Napi::Float32Array>();
   if (array.ArrayBuffer().IsDetached()) bad(what, "a Float32Array whose buffer is not detached");
-  if (array.ElementLength() < min_length) bad(what, "a Float32Array of at least " + std::to_string(min_length) + " values");
+  if (array.ElementLength() < min_length)
+    bad(what, "a Float32Array of at least " + std::to_string(min_length) + " values");
   const float* p = static_cast<const float*>(typed_array_data(array));
   return std::vector<float>(p, p + array.ElementLength());
 }
@@ -145,9 +146,12 @@ VaeTiling read_vae_tiling(const Napi::Value& value, const std::string& what) {
   if (value.IsUndefined()) return t;
   Napi::Object o = read_object(value, what);
   const std::string mode = read_string(o.Get("mode"), what + ".mode");
-  if (mode == "off") t.mode = VaeTiling::Mode::Off;
-  else if (mode == "fixed") t.mode = VaeTiling::Mode::Fixed;
-  else if (mode != "auto") fail("OVIS_BAD_ARGUMENT", what + ".mode must be 'off', 'auto' or 'fixed', got '" + mode + "'");
+  if (mode == "off")
+    t.mode = VaeTiling::Mode::Off;
+  else if (mode == "fixed")
+    t.mode = VaeTiling::Mode::Fixed;
+  else if (mode != "auto")
+    fail("OVIS_BAD_ARGUMENT", what + ".mode must be 'off', 'auto' or 'fixed', got '" + mode + "'");
   if (t.mode != VaeTiling::Mode::Fixed) return t;
   t.tile = read_int(o.Get("tile"), 1, 1 << 20, what + ".tile");
   t.overlap = read_number(o.Get("overlap"), what + ".overlap");

@@ -48,9 +48,12 @@ void read_img2img_and_preview(const Napi::Object& req, const Shape& noise_shape,
   Napi::Value preview = req.Get("preview");
   if (!preview.IsUndefined()) {
     const std::string kind = read_string(preview, "request.preview");
-    if (kind == "latent") r.preview = PreviewKind::Latent;
-    else if (kind == "vae") r.preview = PreviewKind::Vae;
-    else if (kind != "none") fail("OVIS_BAD_ARGUMENT", "request.preview must be 'none', 'latent' or 'vae', got '" + kind + "'");
+    if (kind == "latent")
+      r.preview = PreviewKind::Latent;
+    else if (kind == "vae")
+      r.preview = PreviewKind::Vae;
+    else if (kind != "none")
+      fail("OVIS_BAD_ARGUMENT", "request.preview must be 'none', 'latent' or 'vae', got '" + kind + "'");
   }
   Napi::Value every = req.Get("previewEvery");
   if (!every.IsUndefined()) r.preview_every = read_int(every, 1, 1 << 20, "request.previewEvery");
@@ -145,8 +148,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     Napi::Value device = options.Get("device");
     if (!device.IsUndefined()) native_->options.backend.device = read_string(device, "options.device");
     if (!valid_device_name(native_->options.backend.device)) {
-      fail("OVIS_BAD_ARGUMENT", "options.device must be 'cpu', 'cuda' or 'cuda:N', got '" +
-                                    native_->options.backend.device + "'");
+      fail("OVIS_BAD_ARGUMENT",
+           "options.device must be 'cpu', 'cuda' or 'cuda:N', got '" + native_->options.backend.device + "'");
     }
     Napi::Value threads = options.Get("threads");
     if (!threads.IsUndefined()) native_->options.backend.threads = read_int(threads, 0, kMaxThreads, "options.threads");
@@ -221,8 +224,8 @@ Napi::Value EngineWrap::dit_forward(const Napi::CallbackInfo& info) {
     Tensor t = read_tensor(optional_arg(info, 2), "t");
     Tensor img_ids = read_tensor(optional_arg(info, 3), "imgIds");
     Tensor txt_ids = read_tensor(optional_arg(info, 4), "txtIds");
-    return [native = native_, x = std::move(x), ctx = std::move(ctx), t = std::move(t),
-            img_ids = std::move(img_ids), txt_ids = std::move(txt_ids)](Bridge::JobContext& job) {
+    return [native = native_, x = std::move(x), ctx = std::move(ctx), t = std::move(t), img_ids = std::move(img_ids),
+            txt_ids = std::move(txt_ids)](Bridge::JobContext& job) {
       return tensor_value(loaded(native->engine, "ditForward").dit_forward(x, ctx, t, img_ids, txt_ids, &job.cancel));
     };
   });

@@ -47,7 +47,7 @@ class Worker {
   std::condition_variable wake_;
   std::deque<Job> queue_;
   bool stopping_ = false;
-  uint64_t running_id_ = 0;    // 0 when idle
+  uint64_t running_id_ = 0;     // 0 when idle
   uint64_t cancel_target_ = 0;  // job id to cancel when it starts (or is running)
   CancelFlag cancel_{false};
   std::function<void()> on_exit_;

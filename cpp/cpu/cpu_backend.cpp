@@ -13,7 +13,8 @@
 namespace ovis {
 
 std::unique_ptr<Backend> create_cpu_backend(int threads) {
-  if (threads < 0) fail("OVIS_BAD_ARGUMENT", "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (threads < 0)
+    fail("OVIS_BAD_ARGUMENT", "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
   return std::make_unique<cpu::CpuBackend>(threads);
 }
 
@@ -48,7 +49,8 @@ Tensor CpuBackend::to_host_f32(const Tensor& t) { return op_to_host_f32(pool_, t
 
 Tensor CpuBackend::f32(const Tensor& t) { return op_cast(pool_, t, DType::F32); }
 
-template <class F> void CpuBackend::in_place_f32(Tensor& x, F&& kernel) {
+template <class F>
+void CpuBackend::in_place_f32(Tensor& x, F&& kernel) {
   if (x.dtype == DType::F32) return kernel(x);
   Tensor xf = f32(x);
   kernel(xf);
@@ -57,7 +59,9 @@ template <class F> void CpuBackend::in_place_f32(Tensor& x, F&& kernel) {
 }
 
 Tensor CpuBackend::do_cast(const Tensor& t, DType to) { return op_cast(pool_, t, to); }
-Tensor CpuBackend::do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) { return op_linear(pool_, x, w, bias); }
+Tensor CpuBackend::do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
+  return op_linear(pool_, x, w, bias);
+}
 Tensor CpuBackend::do_embedding(const Tensor& table, const Tensor& ids) { return op_embedding(pool_, table, ids); }
 Tensor CpuBackend::do_silu(const Tensor& x) { return op_silu(pool_, f32(x)); }
 Tensor CpuBackend::do_swiglu(const Tensor& x) { return op_swiglu(pool_, f32(x)); }
@@ -77,7 +81,9 @@ Tensor CpuBackend::do_layer_norm_mod(const Tensor& x, const Tensor* shift, const
   const Tensor sh = shift ? f32(*shift) : Tensor(), sc = scale ? f32(*scale) : Tensor();
   return op_layer_norm_mod(pool_, f32(x), shift ? &sh : nullptr, scale ? &sc : nullptr, eps);
 }
-Tensor CpuBackend::do_rms_norm(const Tensor& x, const Tensor& w, float eps) { return op_rms_norm(pool_, f32(x), w, eps); }
+Tensor CpuBackend::do_rms_norm(const Tensor& x, const Tensor& w, float eps) {
+  return op_rms_norm(pool_, f32(x), w, eps);
+}
 Tensor CpuBackend::do_group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu) {
   return op_group_norm(pool_, f32(x), w, b, groups, eps, silu);
 }

@@ -51,7 +51,8 @@ class CpuBackend final : public Backend {
   // The CPU kernels read f32 activations: t itself when f32, else a converted copy.
   Tensor f32(const Tensor& t);
   // Runs an in-place kernel on x as f32, writing the result back when x is f16/bf16.
-  template <class F> void in_place_f32(Tensor& x, F&& kernel);
+  template <class F>
+  void in_place_f32(Tensor& x, F&& kernel);
 
   ThreadPool pool_;
 };

@@ -39,8 +39,7 @@ struct Engine::Impl {
 
   void init(const ModelConfig& m, const EngineOptions& options);
   // Image host F32 [1, 3, H, W] in [0, 1] -> its latents [1, C, H/8, W/8]: posterior mean, shifted and scaled.
-  Tensor image_latents(Engine& engine, const Tensor& image01, const VaeTiling& tiling,
-                      const CancelFlag* cancel);
+  Tensor image_latents(Engine& engine, const Tensor& image01, const VaeTiling& tiling, const CancelFlag* cancel);
   // Packed latents host F32 [B, L, 4C] -> images host F32 [B, 3, 8h, 8w]: unscaled, unshifted and decoded
   // one image at a time (bounded memory; each image decodes as it would alone), whole or tiled.
   Tensor decode_packed(const Tensor& packed, int64_t h, int64_t w, const VaeTiling& tiling, const CancelFlag* cancel);
@@ -86,15 +85,13 @@ struct Engine::Impl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 void require_host(const Tensor& t, DType dtype, const std::string& name, const std::string& expected) {
   OVIS_CHECK_ARG(t.data != nullptr, name + " is missing (expected " + expected + ")");
   OVIS_CHECK_ARG(t.device == DeviceKind::Host, name + " must be a host tensor");
-  OVIS_CHECK_ARG(t.dtype == dtype, name + " must be " + dtype_name(dtype) + " " + expected + ", got " +
-                                       dtype_name(t.dtype));
+  OVIS_CHECK_ARG(t.dtype == dtype,
+                 name + " must be " + dtype_name(dtype) + " " + expected + ", got " + dtype_name(t.dtype));
 }
 
 bool all_finite(const Tensor& t) {
@@ -110,13 +107,13 @@ Tensor check_tokens(const Tensor& ids, const Tensor& mask, int vocab, const std:
   require_host(mask, DType::I32, what + " mask", "[B, T]");
   OVIS_CHECK_ARG(ids.shape.rank == 2 && ids.shape[0] > 0 && ids.shape[1] > 0,
                  what + " ids must be I32 [B, T], got " + ids.shape.str());
-  OVIS_CHECK_ARG(mask.shape == ids.shape, what + " mask must be I32 " + ids.shape.str() + " like the ids, got " +
-                                              mask.shape.str());
+  OVIS_CHECK_ARG(mask.shape == ids.shape,
+                 what + " mask must be I32 " + ids.shape.str() + " like the ids, got " + mask.shape.str());
   Tensor maskf = host_f32(mask.shape);
   for (int64_t i = 0; i < ids.numel(); ++i) {
     const int32_t id = ids.ptr<int32_t>()[i];
-    OVIS_CHECK_ARG(id >= 0 && id < vocab, what + " ids must be in [0, " + std::to_string(vocab) + "), found " +
-                                              std::to_string(id));
+    OVIS_CHECK_ARG(id >= 0 && id < vocab,
+                   what + " ids must be in [0, " + std::to_string(vocab) + "), found " + std::to_string(id));
     const int32_t m = mask.ptr<int32_t>()[i];
     OVIS_CHECK_ARG(m == 0 || m == 1, what + " mask values must be 0 or 1, found " + std::to_string(m));
     maskf.ptr<float>()[i] = float(m);
@@ -189,9 +186,12 @@ OffloadSizes offload_sizes(const WeightPlan& plan) {
   OffloadSizes s;
   for (const PlanTensor& t : plan.tensors) {
     const size_t bytes = dtype_bytes(t.dtype, t.shape.numel());  // block types: whole blocks
-    if (starts_with(t.name, "te.")) s.text_weights += bytes;
-    else if (is_dit_block_tensor(t.name)) s.block_weights += bytes;
-    else s.other_weights += bytes;
+    if (starts_with(t.name, "te."))
+      s.text_weights += bytes;
+    else if (is_dit_block_tensor(t.name))
+      s.block_weights += bytes;
+    else
+      s.other_weights += bytes;
   }
   const size_t tokens = 4096 + 256;  // 1024² image + the prompt
   if (plan.has_dit) s.dit_working = tokens * size_t(plan.dit.mlp_hidden + 6 * plan.dit.dim()) * sizeof(float) * 2;
@@ -218,9 +218,8 @@ void Engine::Impl::init(const ModelConfig& m, const EngineOptions& options) {
   if (options.offload) keep = offload == OffloadMode::None;
   release_text = m.has_text && !keep && weights->can_reload(TextWeightsInUse::kTextPrefix);
   // Only the text encoder's loaders may be needed again; the rest would only pin host mappings.
-  weights->forget_loaders([&](const std::string& name) {
-    return release_text && starts_with(name, TextWeightsInUse::kTextPrefix);
-  });
+  weights->forget_loaders(
+      [&](const std::string& name) { return release_text && starts_with(name, TextWeightsInUse::kTextPrefix); });
 }
 
 void Engine::Impl::start_layer_offload() {
@@ -230,7 +229,8 @@ void Engine::Impl::start_layer_offload() {
   // Free memory now already excludes the resident weights; keep room for the denoising activations.
   const size_t free_bytes = be->free_memory(), reserve = offload_sizes(plan).dit_working;
   const size_t budget = free_bytes > reserve ? free_bytes - reserve : 0;
-  streamer.reset(new LayerStreamer(*be, *weights, blocks, plan_layer_offload(block_bytes(*weights, blocks), 0, budget)));
+  streamer.reset(
+      new LayerStreamer(*be, *weights, blocks, plan_layer_offload(block_bytes(*weights, blocks), 0, budget)));
   hooks.before = [this](int b) { streamer->before(b); };
   hooks.after = [this](int b) { streamer->after(b); };
   hooks.abandon = [this] { streamer->reset(); };
@@ -296,9 +296,7 @@ OffloadMode Engine::offload() const { return impl_->offload; }
 const OffloadPlan* Engine::layer_plan() const { return impl_->streamer ? &impl_->streamer->plan() : nullptr; }
 const WeightPlan& Engine::plan() const { return impl_->plan; }
 Backend& Engine::backend() { return *impl_->be; }
-bool Engine::text_encoder_resident() const {
-  return impl_->weights->resident(TextWeightsInUse::kTextPrefix);
-}
+bool Engine::text_encoder_resident() const { return impl_->weights->resident(TextWeightsInUse::kTextPrefix); }
 
 Tensor Engine::encode_text(const Tensor& ids, const Tensor& mask, const CancelFlag* cancel) {
   const Qwen3& text = impl_->need_text();
@@ -383,8 +381,8 @@ namespace {
 
 void check_generate_request(const GenerateRequest& req, const DitConfig& dc, const VaeConfig& vc) {
   OVIS_CHECK_ARG(std::isfinite(req.guidance), "guidance must be a finite number");
-  OVIS_CHECK_ARG(req.sigmas.size() >= 2, "sigmas must hold steps + 1 values (at least 2), got " +
-                                             std::to_string(req.sigmas.size()));
+  OVIS_CHECK_ARG(req.sigmas.size() >= 2,
+                 "sigmas must hold steps + 1 values (at least 2), got " + std::to_string(req.sigmas.size()));
   for (float s : req.sigmas) OVIS_CHECK_ARG(std::isfinite(s), "sigmas must be finite");
   const int64_t lat = vc.latent_channels;
   const std::string noise_shape = "[B, " + std::to_string(lat) + ", H/8, W/8] with even H/8 and W/8";
@@ -394,16 +392,17 @@ void check_generate_request(const GenerateRequest& req, const DitConfig& dc, con
                      req.noise.shape[3] % 2 == 0,
                  "noise must be " + noise_shape + ", got " + req.noise.shape.str());
   OVIS_CHECK_ARG(4 * lat == dc.in_channels, "the transformer takes " + std::to_string(dc.in_channels) +
-                                                " channels, 2x2 patches of the VAE latent give " + std::to_string(4 * lat));
+                                                " channels, 2x2 patches of the VAE latent give " +
+                                                std::to_string(4 * lat));
   OVIS_CHECK_ARG(all_finite(req.noise), "noise holds non-finite values");
   OVIS_CHECK_ARG(req.preview_every >= 1, "preview_every must be >= 1, got " + std::to_string(req.preview_every));
   OVIS_CHECK_ARG(req.max_batch >= 0, "max_batch must be >= 0, got " + std::to_string(req.max_batch));
   if (!req.init_image.defined()) return;
   const int steps = int(req.sigmas.size()) - 1;
   const int start = img2img_start_index(steps, req.strength);
-  OVIS_CHECK_ARG(start < steps, "strength " + std::to_string(req.strength) + " with " + std::to_string(steps) +
-                                    " steps leaves no denoising step (int(steps - steps * strength) = " +
-                                    std::to_string(start) + ")");
+  OVIS_CHECK_ARG(start < steps,
+                 "strength " + std::to_string(req.strength) + " with " + std::to_string(steps) +
+                     " steps leaves no denoising step (int(steps - steps * strength) = " + std::to_string(start) + ")");
   const Shape image_shape{1, vc.in_channels, 8 * req.noise.shape[2], 8 * req.noise.shape[3]};
   require_host(req.init_image, DType::F32, "init_image", image_shape.str());
   OVIS_CHECK_ARG(req.init_image.shape == image_shape,
@@ -454,7 +453,8 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   const bool cfg = req.guidance > 1.0f;
   check_generate_request(req, dc, vc);  // everything before any work
   if (req.init_image.defined() && !impl_->encoder)
-    fail("OVIS_BAD_WEIGHTS", "image-to-image needs the VAE encoder, and the VAE weights have none (vae.enc.* tensors missing)");
+    fail("OVIS_BAD_WEIGHTS",
+         "image-to-image needs the VAE encoder, and the VAE weights have none (vae.enc.* tensors missing)");
 
   GenerateResult result;
   auto t0 = Clock::now();
@@ -463,10 +463,9 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   auto condition = [&](const Tensor& embeds, const Tensor& ids, const Tensor& mask, const std::string& what) {
     if (embeds.defined()) {
       require_host(embeds, DType::F32, what + " embeddings", "[1, T, " + std::to_string(dc.context_dim) + "]");
-      OVIS_CHECK_ARG(embeds.shape.rank == 3 && embeds.shape[0] == 1 && embeds.shape[1] > 0 &&
-                         embeds.shape[2] == dc.context_dim,
-                     what + " embeddings must be [1, T, " + std::to_string(dc.context_dim) + "], got " +
-                         embeds.shape.str());
+      OVIS_CHECK_ARG(
+          embeds.shape.rank == 3 && embeds.shape[0] == 1 && embeds.shape[1] > 0 && embeds.shape[2] == dc.context_dim,
+          what + " embeddings must be [1, T, " + std::to_string(dc.context_dim) + "], got " + embeds.shape.str());
       Tensor copy = host_f32(embeds.shape);
       convert_to_f32(embeds.data, DType::F32, copy.ptr<float>(), size_t(embeds.numel()));
       return copy;
@@ -505,7 +504,8 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
   if (req.init_image.defined()) {
     const int first = img2img_start_index(int(req.sigmas.size()) - 1, req.strength);
     in.sigmas.erase(in.sigmas.begin(), in.sigmas.begin() + first);
-    start = img2img_start_latents(req.noise, impl_->image_latents(*this, req.init_image, req.vae_tiling, cancel), in.sigmas[0]);
+    start = img2img_start_latents(req.noise, impl_->image_latents(*this, req.init_image, req.vae_tiling, cancel),
+                                  in.sigmas[0]);
   }
 
   // ---- denoise ----
@@ -533,8 +533,9 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
     if (req.report_latents) info.latents = &latents;
     Tensor preview;
     if (req.preview != PreviewKind::None && s.step % req.preview_every == 0) {
-      preview = req.preview == PreviewKind::Latent ? latent_rgb_preview(latents, h, w)
-                                                   : impl_->decode_packed(be.to_host_f32(*s.x0), h, w, req.vae_tiling, cancel);
+      preview = req.preview == PreviewKind::Latent
+                    ? latent_rgb_preview(latents, h, w)
+                    : impl_->decode_packed(be.to_host_f32(*s.x0), h, w, req.vae_tiling, cancel);
       info.preview = &preview;
     }
     on_step(info);

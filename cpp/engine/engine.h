@@ -39,9 +39,9 @@ struct EngineOptions {
 using CancelFlag = std::atomic<bool>;
 
 struct StepInfo {
-  int step = 0;          // 1-based step just finished
-  int steps = 0;         // denoising steps of this run (image-to-image: fewer than the schedule's)
-  float sigma = 0;       // sigma at the start of that step
+  int step = 0;                     // 1-based step just finished
+  int steps = 0;                    // denoising steps of this run (image-to-image: fewer than the schedule's)
+  float sigma = 0;                  // sigma at the start of that step
   const Tensor* latents = nullptr;  // host F32 [B, L, 64] packed, only when requested
   // Only on preview steps: host F32 [B, 3, h, w], in [-1, 1] like the decoded image ('latent': the
   // latents projected to RGB at 1/8 size; 'vae': x̂0 = x − σ·v decoded at full size).
@@ -57,7 +57,7 @@ struct GenerateRequest {
   int drop_prefix = 28;      // text-encoder rows dropped (the fixed template prefix)
   // host F32 [B, C, H/8, W/8]: B images denoised together (one MMDiT batch per step, 2B with CFG).
   Tensor noise;
-  std::vector<float> sigmas; // steps + 1 values, last 0
+  std::vector<float> sigmas;  // steps + 1 values, last 0
   float guidance = 5.0f;
   bool report_latents = false;
   // Image-to-image (MODEL.md): host F32 [1, 3, H, W] in [0, 1], encoded with the VAE (posterior mean);
@@ -65,7 +65,7 @@ struct GenerateRequest {
   Tensor init_image;
   double strength = 1.0;
   PreviewKind preview = PreviewKind::None;
-  int preview_every = 1;     // previews on steps where step % preview_every == 0
+  int preview_every = 1;  // previews on steps where step % preview_every == 0
   // Images per MMDiT call; a larger batch runs as several calls per step. 0: chosen from an estimate
   // of the activations (max_batch_for).
   int max_batch = 0;
@@ -77,10 +77,10 @@ struct GenerateRequest {
 };
 
 struct GenerateResult {
-  Tensor image;              // host F32 [B, 3, H, W] in [-1, 1] (VAE output, not clamped)
-  Tensor latents;            // host F32 [B, L, 4C] final packed latents
-  Tensor prompt_embeds;      // host F32 [1, T - drop_prefix, Ctx]
-  Tensor negative_embeds;    // same, or undefined without CFG
+  Tensor image;            // host F32 [B, 3, H, W] in [-1, 1] (VAE output, not clamped)
+  Tensor latents;          // host F32 [B, L, 4C] final packed latents
+  Tensor prompt_embeds;    // host F32 [1, T - drop_prefix, Ctx]
+  Tensor negative_embeds;  // same, or undefined without CFG
   double ms_text = 0, ms_denoise = 0, ms_decode = 0;
 };
 
@@ -113,8 +113,8 @@ class Engine {
   Tensor encode_text(const Tensor& ids, const Tensor& mask, const CancelFlag* cancel = nullptr);
   // x [B, L, Cin], ctx [B, T, Ctx], t [B] (sigma in [0, 1]), img_ids [L, 3], txt_ids [T, 3]: host F32.
   // Returns the velocity, host F32 [B, L, Cout].
-  Tensor dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, const Tensor& img_ids,
-                     const Tensor& txt_ids, const CancelFlag* cancel = nullptr);
+  Tensor dit_forward(const Tensor& x, const Tensor& ctx, const Tensor& t, const Tensor& img_ids, const Tensor& txt_ids,
+                     const CancelFlag* cancel = nullptr);
   // z [B, Clat, h, w] raw latent (no scaling/shift) -> host F32 [B, Cout, 8h, 8w]. Tiled as `tiling` says.
   Tensor vae_decode(const Tensor& z, const CancelFlag* cancel = nullptr, const VaeTiling& tiling = {});
   // image [B, Cin, H, W] in [-1, 1] -> raw posterior mean and logvar [B, Clat, H/8, W/8].

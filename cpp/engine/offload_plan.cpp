@@ -51,10 +51,14 @@ OffloadMode parse_offload_mode(const std::string& s) {
 
 const char* offload_mode_name(OffloadMode m) {
   switch (m) {
-    case OffloadMode::None: return "none";
-    case OffloadMode::TextEncoder: return "text-encoder";
-    case OffloadMode::Layers: return "layers";
-    case OffloadMode::Auto: return "auto";
+    case OffloadMode::None:
+      return "none";
+    case OffloadMode::TextEncoder:
+      return "text-encoder";
+    case OffloadMode::Layers:
+      return "layers";
+    case OffloadMode::Auto:
+      return "auto";
   }
   return "?";
 }

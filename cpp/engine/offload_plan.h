@@ -16,8 +16,8 @@ OffloadMode parse_offload_mode(const std::string& s);
 const char* offload_mode_name(OffloadMode m);
 
 struct OffloadPlan {
-  int ahead = 0;            // blocks uploaded ahead of the running one
-  size_t peak_bytes = 0;    // fixed bytes + the largest set of blocks resident at once
+  int ahead = 0;          // blocks uploaded ahead of the running one
+  size_t peak_bytes = 0;  // fixed bytes + the largest set of blocks resident at once
   // uploads_before[i]: blocks whose upload is started just before block i runs (run order).
   std::vector<std::vector<int>> uploads_before;
   // resident_during[i]: blocks on the device while block i runs (i itself and those in flight).

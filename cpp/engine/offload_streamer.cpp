@@ -18,10 +18,9 @@ std::vector<size_t> block_bytes(const WeightStore& store, const std::vector<std:
 LayerStreamer::LayerStreamer(Backend& be, WeightStore& store, std::vector<std::vector<std::string>> blocks,
                              OffloadPlan plan)
     : be_(be), store_(store), blocks_(std::move(blocks)), uploaded_(blocks_.size(), false), plan_(std::move(plan)) {
-  OVIS_CHECK_ARG(plan_.uploads_before.size() == blocks_.size(), "layer offload: the plan covers " +
-                                                                    std::to_string(plan_.uploads_before.size()) +
-                                                                    " blocks, the model has " +
-                                                                    std::to_string(blocks_.size()));
+  OVIS_CHECK_ARG(plan_.uploads_before.size() == blocks_.size(),
+                 "layer offload: the plan covers " + std::to_string(plan_.uploads_before.size()) +
+                     " blocks, the model has " + std::to_string(blocks_.size()));
   for (const auto& names : blocks_) {
     std::vector<Tensor> copies;
     for (const std::string& n : names) {

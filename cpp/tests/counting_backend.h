@@ -1,5 +1,6 @@
 // Test-only: a Backend that forwards every op to another one and counts the memory-management calls
-// (trim, sync) and can report a chosen free memory, so tests can see when the engine asks for cached device memory to be returned.
+// (trim, sync) and can report a chosen free memory, so tests can see when the engine asks for cached device memory to
+// be returned.
 #pragma once
 #include <algorithm>
 #include <cstring>

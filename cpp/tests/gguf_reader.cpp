@@ -13,7 +13,8 @@ namespace {
 struct Cursor {
   const std::vector<uint8_t>& b;
   size_t at = 0;
-  template <class T> T take() {
+  template <class T>
+  T take() {
     if (at + sizeof(T) > b.size()) throw std::runtime_error("gguf: header runs past the end");
     T v;
     std::memcpy(&v, b.data() + at, sizeof(T));

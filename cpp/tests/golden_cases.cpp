@@ -22,8 +22,8 @@ std::vector<float> golden_schedule(int steps, int64_t image_tokens) { return flo
 GoldenPipelineCase golden_pipeline_case(const std::string& name) {
   Json manifest = parse_json(read_text_file(golden_dir() + "/manifest.json"));
   const Json& c = manifest.at("cases").at("pipeline/" + name);
-  GoldenPipelineCase p{golden_file("pipeline/" + name + "/io.safetensors"), {}, int(c.at("height").num),
-                       int(c.at("width").num)};
+  GoldenPipelineCase p{
+      golden_file("pipeline/" + name + "/io.safetensors"), {}, int(c.at("height").num), int(c.at("width").num)};
   p.req.noise = p.io.load_f32("initial_noise");
   p.req.guidance = float(c.at("guidance").num);
   p.req.sigmas = golden_schedule(int(c.at("steps").num), int64_t(p.height / 16) * (p.width / 16));

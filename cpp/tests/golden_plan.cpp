@@ -32,8 +32,8 @@ std::string golden_dir() {
   // working directory and its parents.
   std::string here = __FILE__;
   for (int up = 0; up < 3 && here.find('/') != std::string::npos; ++up) here.erase(here.rfind('/'));
-  const std::string candidates[] = {here + "/test/fixtures/golden", "test/fixtures/golden",
-                                    "../test/fixtures/golden", "../../test/fixtures/golden"};
+  const std::string candidates[] = {here + "/test/fixtures/golden", "test/fixtures/golden", "../test/fixtures/golden",
+                                    "../../test/fixtures/golden"};
   for (const std::string& c : candidates)
     if (exists(c + "/manifest.json")) return c;
   throw std::runtime_error("golden fixtures not found: run from the repository root or set OVIS_GOLDEN_DIR");

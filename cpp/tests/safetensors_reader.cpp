@@ -51,11 +51,21 @@ struct Parser {
       if (i >= s.size()) bad("bad escape");
       char e = s[i++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           if (i + 4 > s.size()) bad("bad \\u escape");
           unsigned cp = unsigned(std::stoul(s.substr(i, 4), nullptr, 16));
@@ -82,7 +92,8 @@ struct Parser {
           }
           break;
         }
-        default: out += e;
+        default:
+          out += e;
       }
     }
     if (i >= s.size()) bad("unterminated string");

@@ -19,8 +19,8 @@ struct Json {
   std::string str;
   std::vector<Json> items;
   std::vector<std::pair<std::string, Json>> fields;  // in file order
-  const Json* get(const std::string& key) const;    // null when absent or not an object
-  const Json& at(const std::string& key) const;     // throws std::runtime_error when absent
+  const Json* get(const std::string& key) const;     // null when absent or not an object
+  const Json& at(const std::string& key) const;      // throws std::runtime_error when absent
 };
 Json parse_json(const std::string& text);
 std::string read_text_file(const std::string& path);
@@ -33,7 +33,7 @@ struct SafetensorsEntry {
 
 struct SafetensorsFile {
   std::string path;
-  uint64_t data_start = 0;  // absolute offset of the data section
+  uint64_t data_start = 0;         // absolute offset of the data section
   std::vector<std::string> names;  // in header order
   std::map<std::string, SafetensorsEntry> entries;
   bool has(const std::string& name) const { return entries.count(name) != 0; }

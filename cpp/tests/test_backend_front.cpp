@@ -34,7 +34,9 @@ class NullBackend final : public Backend {
   Tensor do_rms_norm(const Tensor&, const Tensor&, float) override { return none(); }
   Tensor do_group_norm(const Tensor&, const Tensor&, const Tensor&, int, float, bool) override { return none(); }
   void do_rope_(Tensor&, const Tensor&, const Tensor&, bool) override { none(); }
-  Tensor do_attention(const Tensor&, const Tensor&, const Tensor&, float, bool, const Tensor*) override { return none(); }
+  Tensor do_attention(const Tensor&, const Tensor&, const Tensor&, float, bool, const Tensor*) override {
+    return none();
+  }
   Tensor do_conv2d(const Tensor&, const Tensor&, const Tensor*, int, int, int, int, int) override { return none(); }
   Tensor do_upsample_nearest2x(const Tensor&) override { return none(); }
   Tensor do_concat(const Tensor&, const Tensor&, int) override { return none(); }

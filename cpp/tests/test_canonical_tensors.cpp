@@ -41,8 +41,8 @@ TEST(ts_plan_holds_exactly_the_declared_tensors) {
   for (const auto& kv : declared) {
     auto it = planned.find(kv.first);
     CHECK_MSG(it != planned.end(), "the TS plan lacks " << kv.first);
-    CHECK_MSG(it->second == kv.second, kv.first << ": TS plans " << it->second.str() << ", C++ declares "
-                                                 << kv.second.str());
+    CHECK_MSG(it->second == kv.second,
+              kv.first << ": TS plans " << it->second.str() << ", C++ declares " << kv.second.str());
   }
   for (const auto& kv : planned) CHECK_MSG(declared.count(kv.first), "the TS plan has undeclared " << kv.first);
 }

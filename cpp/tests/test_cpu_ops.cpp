@@ -411,8 +411,7 @@ TEST(rope_interleaved_and_half) {
 namespace {
 std::vector<double> ref_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, bool causal,
                                   const Tensor* mask) {
-  const int64_t B = q.shape[0], Sq = q.shape[1], Hq = q.shape[2], hd = q.shape[3], Sk = k.shape[1],
-                Hkv = k.shape[2];
+  const int64_t B = q.shape[0], Sq = q.shape[1], Hq = q.shape[2], hd = q.shape[3], Sk = k.shape[1], Hkv = k.shape[2];
   const auto qv = to_f64(q), kv = to_f64(k), vv = to_f64(v);
   const std::vector<double> mv = mask ? to_f64(*mask) : std::vector<double>();
   std::vector<double> out(static_cast<size_t>(B * Sq * Hq * hd), 0.0), s(static_cast<size_t>(Sk));
@@ -449,8 +448,8 @@ TEST(attention_full_causal_mask_gqa) {
     bool causal, mask;
   };
   const Case cases[] = {
-      {1, 1, 1, 1, 1, 8, false, false},     {2, 7, 33, 4, 2, 20, false, true},  {1, 200, 200, 2, 1, 64, true, false},
-      {2, 130, 130, 4, 2, 32, true, true},  {1, 97, 300, 3, 3, 128, false, true}, {1, 33, 33, 6, 2, 5, true, false},
+      {1, 1, 1, 1, 1, 8, false, false},    {2, 7, 33, 4, 2, 20, false, true},    {1, 200, 200, 2, 1, 64, true, false},
+      {2, 130, 130, 4, 2, 32, true, true}, {1, 97, 300, 3, 3, 128, false, true}, {1, 33, 33, 6, 2, 5, true, false},
   };
   uint32_t seed = 50;
   for (const Case& c : cases) {
@@ -530,12 +529,12 @@ TEST(conv2d_kernels_strides_padding) {
     int s, pt, pl, pb, pr;
   };
   const Case cases[] = {
-      {1, 3, 5, 9, 11, 3, 1, 1, 1, 1, 1},    // 3x3 same
-      {2, 7, 17, 10, 13, 3, 2, 0, 0, 1, 1},  // VAE encoder downsample: pad (0,1,0,1) stride 2
-      {1, 16, 33, 8, 8, 1, 1, 0, 0, 0, 0},   // 1x1 direct
-      {1, 5, 4, 7, 6, 1, 2, 0, 0, 0, 0},     // 1x1 stride 2
-      {1, 3, 8, 5, 5, 3, 1, 0, 0, 0, 0},     // valid
-      {1, 64, 40, 20, 24, 3, 1, 1, 1, 1, 1}, // K = 576 crosses a KC block
+      {1, 3, 5, 9, 11, 3, 1, 1, 1, 1, 1},     // 3x3 same
+      {2, 7, 17, 10, 13, 3, 2, 0, 0, 1, 1},   // VAE encoder downsample: pad (0,1,0,1) stride 2
+      {1, 16, 33, 8, 8, 1, 1, 0, 0, 0, 0},    // 1x1 direct
+      {1, 5, 4, 7, 6, 1, 2, 0, 0, 0, 0},      // 1x1 stride 2
+      {1, 3, 8, 5, 5, 3, 1, 0, 0, 0, 0},      // valid
+      {1, 64, 40, 20, 24, 3, 1, 1, 1, 1, 1},  // K = 576 crosses a KC block
   };
   uint32_t seed = 80;
   for (const Case& c : cases)
@@ -583,8 +582,8 @@ TEST(conv2d_row_segments_channel_blocks) {
     Tensor w = random_tensor(Shape{c.Co, c.Ci, c.k, c.k}, DType::BF16, seed++);
     Tensor b = random_tensor(Shape{c.Co}, DType::F32, seed++);
     Tensor y = cpu2().conv2d(x, w, &b, c.s, c.pt, c.pl, c.pb, c.pr);
-    const std::string what = "Ci=" + std::to_string(c.Ci) + " Co=" + std::to_string(c.Co) + " W=" +
-                             std::to_string(c.W) + " k=" + std::to_string(c.k) + " s=" + std::to_string(c.s);
+    const std::string what = "Ci=" + std::to_string(c.Ci) + " Co=" + std::to_string(c.Co) +
+                             " W=" + std::to_string(c.W) + " k=" + std::to_string(c.k) + " s=" + std::to_string(c.s);
     CHECK_REL(y, ref_conv(x, w, &b, c.s, c.pt, c.pl, c.pb, c.pr), kTol, what);
     CHECK_MSG(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, c.s, c.pt, c.pl, c.pb, c.pr)), what);
     cpu::force_portable(true);
@@ -646,7 +645,8 @@ TEST(upsample_concat_slice_transpose) {
     bool ok = true;
     for (int64_t b0 = 0; b0 < 3; ++b0)
       for (int64_t i = 0; i < 37; ++i)
-        for (int64_t j = 0; j < 45; ++j) ok = ok && tv[size_t((b0 * 45 + j) * 37 + i)] == mv[size_t((b0 * 37 + i) * 45 + j)];
+        for (int64_t j = 0; j < 45; ++j)
+          ok = ok && tv[size_t((b0 * 45 + j) * 37 + i)] == mv[size_t((b0 * 37 + i) * 45 + j)];
     CHECK(ok);
   }
   Tensor a = random_tensor(Shape{2, 3}, DType::F32, 1), b = random_tensor(Shape{3, 3}, DType::F32, 2);

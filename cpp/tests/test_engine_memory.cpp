@@ -30,7 +30,9 @@ Engine& file_engine() {
   return *e;
 }
 
-SafetensorsFile golden(const std::string& rel) { return ovis::test::read_safetensors(ovis::test::golden_dir() + "/" + rel); }
+SafetensorsFile golden(const std::string& rel) {
+  return ovis::test::read_safetensors(ovis::test::golden_dir() + "/" + rel);
+}
 
 Tensor as_i32(const Tensor& f) {
   Tensor t = host_alloc(f.shape, DType::I32);
@@ -85,8 +87,7 @@ std::map<std::string, Tensor> copied_tensors(Backend& be, const WeightPlan& p) {
 std::unique_ptr<Engine> memory_engine(std::map<std::string, Tensor> tensors, std::unique_ptr<Backend> be,
                                       std::map<std::string, WeightStore::Loader> loaders = {},
                                       const EngineOptions& options = EngineOptions{}) {
-  return std::make_unique<Engine>(std::move(be),
-                                  std::make_unique<WeightStore>(std::move(tensors), std::move(loaders)),
+  return std::make_unique<Engine>(std::move(be), std::make_unique<WeightStore>(std::move(tensors), std::move(loaders)),
                                   model_config(plan()), options);
 }
 
@@ -264,7 +265,8 @@ TEST(engine_from_memory_validates_tensors) {
   auto t = all;
   const Shape s = t["dit.txt_in.weight"].shape;  // [D, context] with D != context in the tiny model
   t["dit.txt_in.weight"] = t["dit.txt_in.weight"].view({s[1], s[0]});
-  expect_bad_weights([&] { memory_engine(t, create_cpu_backend(1)); }, "dit.txt_in.weight has shape " + Shape({s[1], s[0]}).str());
+  expect_bad_weights([&] { memory_engine(t, create_cpu_backend(1)); },
+                     "dit.txt_in.weight has shape " + Shape({s[1], s[0]}).str());
   // A partial VAE encoder is named, not silently ignored.
   t = all;
   t.erase("vae.enc.conv_out.bias");

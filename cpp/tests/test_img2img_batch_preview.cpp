@@ -16,7 +16,8 @@ using namespace ovis;
 namespace {
 
 Engine& engine() {
-  static std::unique_ptr<Engine> e(new Engine(parse_plan(format_plan(ovis::test::golden_tiny_plan())), EngineOptions{}));
+  static std::unique_ptr<Engine> e(
+      new Engine(parse_plan(format_plan(ovis::test::golden_tiny_plan())), EngineOptions{}));
   return *e;
 }
 
@@ -113,7 +114,8 @@ TEST(img2img_strength_one_is_text_to_image_and_fewer_steps_below) {
   req.init_image = host_f32({1, 3, p.height, p.width});
   const Tensor ref = p.io.load_f32("image");  // [H, W, 3] in [0, 1]
   for (int64_t c = 0; c < 3; ++c)
-    for (int64_t i = 0; i < p.height * p.width; ++i) req.init_image.ptr<float>()[c * p.height * p.width + i] = ref.ptr<float>()[i * 3 + c];
+    for (int64_t i = 0; i < p.height * p.width; ++i)
+      req.init_image.ptr<float>()[c * p.height * p.width + i] = ref.ptr<float>()[i * 3 + c];
   req.strength = 1.0;  // sigma 1: the start is the noise itself
   CHECK(same(engine().generate(req, nullptr).latents, t2i.latents));
   req.strength = 0.5;  // int(3 − 1.5) = 1: two steps from sigma_1

@@ -35,11 +35,11 @@ double rel(const Tensor& out, const Tensor& ref) {
   return ovis_test::rel_err(out, ovis_test::to_f64(ref));
 }
 
-#define CHECK_GOLDEN(out, ref, tol, ctx)                                                  \
-  do {                                                                                    \
-    const double e_ = rel((out), (ref));                                                  \
-    std::printf("       %-40s rel err %.3g\n", std::string(ctx).c_str(), e_);             \
-    CHECK_MSG(e_ <= (tol), ctx << ": rel err " << e_ << " > " << (tol));                  \
+#define CHECK_GOLDEN(out, ref, tol, ctx)                                      \
+  do {                                                                        \
+    const double e_ = rel((out), (ref));                                      \
+    std::printf("       %-40s rel err %.3g\n", std::string(ctx).c_str(), e_); \
+    CHECK_MSG(e_ <= (tol), ctx << ": rel err " << e_ << " > " << (tol));      \
   } while (0)
 
 Tensor as_i32(const Tensor& f) { return ovis::test::ids_as_i32(f); }
@@ -67,7 +67,8 @@ void run_pipeline(const std::string& name) {
   const ovis::test::ImageDiff d = ovis::test::compare_image(r.image, p.io.load_f32("image"));
   std::printf("       %-40s max |diff| %.3g, %lld of %lld beyond 1/255\n", (name + " image").c_str(), d.max_abs,
               (long long)d.beyond_1_255, (long long)d.total);
-  CHECK_MSG(d.beyond_1_255 <= d.total / 1000, name << " image: " << d.beyond_1_255 << " values differ by more than 1/255");
+  CHECK_MSG(d.beyond_1_255 <= d.total / 1000,
+            name << " image: " << d.beyond_1_255 << " values differ by more than 1/255");
 }
 
 }  // namespace
@@ -97,7 +98,8 @@ TEST(golden_text_encoder) {
   SafetensorsFile io = golden("text_encoder/io.safetensors");
   for (int i = 0; i < 3; ++i) {
     const std::string s = std::to_string(i);
-    Tensor h = tiny_engine().encode_text(as_i32(io.load_f32("input_ids_" + s)), as_i32(io.load_f32("attention_mask_" + s)));
+    Tensor h =
+        tiny_engine().encode_text(as_i32(io.load_f32("input_ids_" + s)), as_i32(io.load_f32("attention_mask_" + s)));
     CHECK_GOLDEN(h, io.load_f32("last_hidden_state_" + s), 1e-5, "text encoder case " + s);
   }
 }
@@ -144,16 +146,20 @@ TEST(engine_cancel_then_usable) {
   PipelineCase p = pipeline_case("p2");
   CancelFlag cancel{false};
   int seen = 0;
-  CHECK_THROWS_CODE(tiny_engine().generate(p.req, [&](const StepInfo&) {
-    ++seen;
-    cancel = true;
-  }, &cancel), "ABORT_ERR");
+  CHECK_THROWS_CODE(tiny_engine().generate(
+                        p.req,
+                        [&](const StepInfo&) {
+                          ++seen;
+                          cancel = true;
+                        },
+                        &cancel),
+                    "ABORT_ERR");
   CHECK(seen == 1);
   cancel = true;
-  CHECK_THROWS_CODE(tiny_engine().encode_text(as_i32(golden("text_encoder/io.safetensors").load_f32("input_ids_0")),
-                                              as_i32(golden("text_encoder/io.safetensors").load_f32("attention_mask_0")),
-                                              &cancel),
-                    "ABORT_ERR");
+  CHECK_THROWS_CODE(
+      tiny_engine().encode_text(as_i32(golden("text_encoder/io.safetensors").load_f32("input_ids_0")),
+                                as_i32(golden("text_encoder/io.safetensors").load_f32("attention_mask_0")), &cancel),
+      "ABORT_ERR");
   cancel = false;
   GenerateResult r = tiny_engine().generate(p.req, nullptr, &cancel);
   CHECK_GOLDEN(r.latents, p.io.load_f32("final_latents_packed"), 1e-4, "p2 after a cancelled run");
@@ -166,7 +172,8 @@ TEST(engine_bad_arguments) {
       f();
     } catch (const Error& err) {
       CHECK_MSG(err.code() == "OVIS_BAD_ARGUMENT", "code " << err.code() << ": " << err.what());
-      CHECK_MSG(std::string(err.what()).find(needle) != std::string::npos, "'" << err.what() << "' lacks '" << needle << "'");
+      CHECK_MSG(std::string(err.what()).find(needle) != std::string::npos,
+                "'" << err.what() << "' lacks '" << needle << "'");
       return;
     }
     CHECK_MSG(false, "no error (expected one mentioning '" << needle << "')");
@@ -207,10 +214,12 @@ TEST(engine_bad_arguments) {
 
 TEST(engine_missing_tensor_is_named) {
   WeightPlan plan = tiny_plan();
-  for (const char* name : {"dit.double.1.txt.k_norm.weight", "te.layers.1.mlp_out.weight", "vae.dec.up.2.upsample.bias"}) {
+  for (const char* name :
+       {"dit.double.1.txt.k_norm.weight", "te.layers.1.mlp_out.weight", "vae.dec.up.2.upsample.bias"}) {
     WeightPlan p = plan;
-    p.tensors.erase(std::remove_if(p.tensors.begin(), p.tensors.end(), [&](const PlanTensor& t) { return t.name == name; }),
-                    p.tensors.end());
+    p.tensors.erase(
+        std::remove_if(p.tensors.begin(), p.tensors.end(), [&](const PlanTensor& t) { return t.name == name; }),
+        p.tensors.end());
     try {
       Engine e(p, EngineOptions{});
       CHECK_MSG(false, "no error without " << name);

@@ -150,9 +150,9 @@ TEST(offload_streamer_keeps_the_window_within_budget_and_the_answer_exact) {
   CHECK(wide.plan().ahead == 2);
   BlockHooks hooks2{[&](int b) { wide.before(b); }, [&](int b) { wide.after(b); }, [&] { wide.reset(); }};
   dit2.set_block_hooks(&hooks2);
-  const Tensor streamed = spy->to_host_f32(dit2.forward(*spy, spy->upload(io.load_f32("hidden_states")),
-                                                        spy->upload(io.load_f32("encoder_hidden_states")), sigmas,
-                                                        rope, nullptr));
+  const Tensor streamed =
+      spy->to_host_f32(dit2.forward(*spy, spy->upload(io.load_f32("hidden_states")),
+                                    spy->upload(io.load_f32("encoder_hidden_states")), sigmas, rope, nullptr));
   CHECK(ovis_test::same_bytes(streamed, resident));
   CHECK(spy->peak_live_bytes <= wide.plan().peak_bytes);
 }
@@ -207,8 +207,10 @@ TEST(offload_engine_modes_give_the_same_image) {
     const GenerateResult r = e.generate(tiny_request(), nullptr);
     CHECK_MSG(ovis_test::same_bytes(r.image, ref.image), offload_mode_name(m) << ": image differs");
     ovis::test::SafetensorsFile te = ovis::test::golden_file("text_encoder/io.safetensors");
-    e.encode_text(ovis::test::ids_as_i32(te.load_f32("input_ids_0")), ovis::test::ids_as_i32(te.load_f32("attention_mask_0")));
-    CHECK_MSG(e.text_encoder_resident() == (m == OffloadMode::None), offload_mode_name(m) << ": text encoder residency");
+    e.encode_text(ovis::test::ids_as_i32(te.load_f32("input_ids_0")),
+                  ovis::test::ids_as_i32(te.load_f32("attention_mask_0")));
+    CHECK_MSG(e.text_encoder_resident() == (m == OffloadMode::None), offload_mode_name(m)
+                                                                         << ": text encoder residency");
   }
   // The CPU has plenty of room for the tiny model: 'auto' keeps everything.
   CHECK(Engine(plan, with_offload(OffloadMode::Auto)).offload() == OffloadMode::None);

@@ -141,13 +141,16 @@ TEST(plan_errors_name_the_line) {
 TEST(plan_piece_sizes_must_add_up) {
   const std::string h = "ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\n";
   expect_plan_error(h + "tensor w bf16 4,3\npiece 0 0 bf16 2,3\nend\n", "tensor w");
-  expect_plan_error(h + "tensor w bf16 4,3\npiece 0 0 bf16 2,3\npiece 0 12 bf16 3,3\ntensor v f32 1\npiece 0 0 f32 1\nend\n",
-                    "line 3");
+  expect_plan_error(
+      h + "tensor w bf16 4,3\npiece 0 0 bf16 2,3\npiece 0 12 bf16 3,3\ntensor v f32 1\npiece 0 0 f32 1\nend\n",
+      "line 3");
   parse_plan(h + "tensor w bf16 4,3\npiece 0 0 bf16 2,3\npiece 0 12 bf16 6\nend\n");  // counts add up: fine
 }
 
 TEST(weights_missing_file) {
-  WeightPlan p = parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/nonexistent/ovis/weights.safetensors\"\ntensor a bf16 2\npiece 0 0 bf16 2\nend\n");
+  WeightPlan p = parse_plan(
+      "ovis-plan 2\nfile 0 0 0 0 0 \"/nonexistent/ovis/weights.safetensors\"\ntensor a bf16 2\npiece 0 0 bf16 "
+      "2\nend\n");
   auto be = create_cpu_backend(1);
   try {
     WeightStore ws(p, *be);
@@ -160,7 +163,8 @@ TEST(weights_missing_file) {
 
 TEST(weights_file_too_short) {
   TempFile f(std::vector<unsigned char>(10, 0));
-  WeightPlan p = parse_plan("ovis-plan 2\n" + file_line(0, f.path) + "tensor dit.x.weight bf16 4\npiece 0 4 bf16 4\nend\n");
+  WeightPlan p =
+      parse_plan("ovis-plan 2\n" + file_line(0, f.path) + "tensor dit.x.weight bf16 4\npiece 0 4 bf16 4\nend\n");
   auto be = create_cpu_backend(1);
   try {
     WeightStore ws(p, *be);
@@ -185,10 +189,10 @@ TEST(weights_assemble_view_concat_convert) {
   }
   TempFile f(bytes);
   const std::string text = "ovis-plan 2\n" + file_line(0, f.path) +
-                           "tensor single bf16 2,3\npiece 0 2 bf16 2,3\n"                       // zero-copy view
+                           "tensor single bf16 2,3\npiece 0 2 bf16 2,3\n"                     // zero-copy view
                            "tensor fused bf16 3,2\npiece 0 6 bf16 1,2\npiece 0 2 bf16 2,2\n"  // reordered rows
                            "tensor up f32 2,3\npiece 0 2 bf16 2,3\n"                          // bf16 -> f32
-                           "tensor down bf16 4\npiece 0 14 f32 4\n"                            // f32 -> bf16
+                           "tensor down bf16 4\npiece 0 14 f32 4\n"                           // f32 -> bf16
                            "end\n";
   auto be = create_cpu_backend(1);
   WeightStore ws(parse_plan(text), *be);
@@ -256,21 +260,24 @@ TEST(weights_file_must_be_the_checked_one) {
   WeightStore ok(parse_plan("ovis-plan 2\n" + file_line(0, f.path) + tensor), *be);
   ok.check_files_unchanged();
   const std::string wrong = "ovis-plan 2\nfile 0 " + std::to_string(id.size + 1) + " " + std::to_string(id.mtime_ns) +
-                            " " + std::to_string(id.dev) + " " + std::to_string(id.ino) + " " + json_quote(f.path) + "\n";
+                            " " + std::to_string(id.dev) + " " + std::to_string(id.ino) + " " + json_quote(f.path) +
+                            "\n";
   CHECK_THROWS_CODE(WeightStore(parse_plan(wrong + tensor), *be), "OVIS_WEIGHTS_CHANGED");
 }
 
 TEST(weights_changed_after_mapping_are_refused) {
   TempFile f(std::vector<unsigned char>(4096, 0));
   auto be = create_cpu_backend(1);
-  WeightStore ws(parse_plan("ovis-plan 2\n" + file_line(0, f.path) + "tensor a bf16 2048\npiece 0 0 bf16 2048\nend\n"), *be);
+  WeightStore ws(parse_plan("ovis-plan 2\n" + file_line(0, f.path) + "tensor a bf16 2048\npiece 0 0 bf16 2048\nend\n"),
+                 *be);
   ws.check_files_unchanged();
   CHECK(::truncate(f.path.c_str(), 100) == 0);
   CHECK_THROWS_CODE(ws.check_files_unchanged(), "OVIS_WEIGHTS_CHANGED");
   try {
     ws.check_files_unchanged();
   } catch (const Error& e) {
-    CHECK_MSG(std::string(e.what()).find(f.path) != std::string::npos && std::string(e.what()).find("size") != std::string::npos,
+    CHECK_MSG(std::string(e.what()).find(f.path) != std::string::npos &&
+                  std::string(e.what()).find("size") != std::string::npos,
               e.what());
   }
 }

@@ -24,17 +24,38 @@ namespace {
 // ggml type id -> engine dtype (only the block formats; floats are not this file's business).
 bool block_dtype_of(uint32_t id, DType& out) {
   switch (id) {
-    case 2: out = DType::Q4_0; return true;
-    case 3: out = DType::Q4_1; return true;
-    case 6: out = DType::Q5_0; return true;
-    case 7: out = DType::Q5_1; return true;
-    case 8: out = DType::Q8_0; return true;
-    case 10: out = DType::Q2_K; return true;
-    case 11: out = DType::Q3_K; return true;
-    case 12: out = DType::Q4_K; return true;
-    case 13: out = DType::Q5_K; return true;
-    case 14: out = DType::Q6_K; return true;
-    default: return false;
+    case 2:
+      out = DType::Q4_0;
+      return true;
+    case 3:
+      out = DType::Q4_1;
+      return true;
+    case 6:
+      out = DType::Q5_0;
+      return true;
+    case 7:
+      out = DType::Q5_1;
+      return true;
+    case 8:
+      out = DType::Q8_0;
+      return true;
+    case 10:
+      out = DType::Q2_K;
+      return true;
+    case 11:
+      out = DType::Q3_K;
+      return true;
+    case 12:
+      out = DType::Q4_K;
+      return true;
+    case 13:
+      out = DType::Q5_K;
+      return true;
+    case 14:
+      out = DType::Q6_K;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -154,7 +175,8 @@ std::string write_temp(const std::vector<uint8_t>& bytes) {
 // Plans carry block dtypes: same-type pieces concatenate as blocks, mixed ones dequantize, a float
 // piece under a block tensor is quantized (quantize on load), shapes must be whole blocks.
 TEST(quant_plan_assembly) {
-  Tensor a = ovis_test::random_tensor(Shape{2, 64}, DType::F32, 1), b = ovis_test::random_tensor(Shape{3, 64}, DType::F32, 2);
+  Tensor a = ovis_test::random_tensor(Shape{2, 64}, DType::F32, 1),
+         b = ovis_test::random_tensor(Shape{3, 64}, DType::F32, 2);
   Tensor qa = host_alloc(a.shape, DType::Q8_0), qb4 = host_alloc(b.shape, DType::Q4_0);
   cpu::quantize_values(DType::Q8_0, a.ptr<float>(), qa.data, a.numel());
   cpu::quantize_values(DType::Q4_0, b.ptr<float>(), qb4.data, b.numel());
@@ -180,7 +202,8 @@ TEST(quant_plan_assembly) {
   std::vector<std::shared_ptr<MappedFile>> files{std::make_shared<MappedFile>(path)};
   Tensor same = assemble_host_tensor(plan.tensors[0], files);
   CHECK(same.dtype == DType::Q8_0 && same.nbytes() == 272);
-  CHECK(std::memcmp(same.data, qa.data, 136) == 0 && std::memcmp(static_cast<uint8_t*>(same.data) + 136, qa.data, 136) == 0);
+  CHECK(std::memcmp(same.data, qa.data, 136) == 0 &&
+        std::memcmp(static_cast<uint8_t*>(same.data) + 136, qa.data, 136) == 0);
   Tensor mixed = assemble_host_tensor(plan.tensors[1], files);
   std::vector<float> ref(5 * 64);
   cpu::weights_to_f32(qa.data, DType::Q8_0, ref.data(), 128);
@@ -194,7 +217,10 @@ TEST(quant_plan_assembly) {
   CHECK(onload.dtype == DType::Q8_0 && ovis_test::same_bytes(onload, expect));
   unlink(path.c_str());
 
-  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t q4_k 2,64\npiece 0 0 q4_k 2,64\nend\n"), "OVIS_BAD_WEIGHTS");
-  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t q8_0 64\npiece 0 0 q8_0 64\nend\n"), "OVIS_BAD_WEIGHTS");
-  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t Q8_0 2,64\npiece 0 0 q8_0 2,64\nend\n"), "OVIS_BAD_WEIGHTS");
+  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t q4_k 2,64\npiece 0 0 q4_k 2,64\nend\n"),
+                    "OVIS_BAD_WEIGHTS");
+  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t q8_0 64\npiece 0 0 q8_0 64\nend\n"),
+                    "OVIS_BAD_WEIGHTS");
+  CHECK_THROWS_CODE(parse_plan("ovis-plan 2\nfile 0 0 0 0 0 \"/x\"\ntensor t Q8_0 2,64\npiece 0 0 q8_0 2,64\nend\n"),
+                    "OVIS_BAD_WEIGHTS");
 }

@@ -32,13 +32,13 @@ Engine& cpu_engine() {
   return *e;
 }
 
-#define CHECK_CLOSE(out, ref, tol, ctx)                                                      \
-  do {                                                                                        \
-    const Tensor o_ = (out), r_ = (ref);                                                      \
+#define CHECK_CLOSE(out, ref, tol, ctx)                                                               \
+  do {                                                                                                \
+    const Tensor o_ = (out), r_ = (ref);                                                              \
     CHECK_MSG(o_.shape == r_.shape, ctx << ": shape " << o_.shape.str() << " vs " << r_.shape.str()); \
-    const double e_ = ovis_test::rel_err(o_, ovis_test::to_f64(r_));                          \
-    std::printf("       %-40s rel err %.3g\n", ctx, e_);                                      \
-    CHECK_MSG(e_ <= (tol), ctx << ": rel err " << e_ << " > " << (tol));                      \
+    const double e_ = ovis_test::rel_err(o_, ovis_test::to_f64(r_));                                  \
+    std::printf("       %-40s rel err %.3g\n", ctx, e_);                                              \
+    CHECK_MSG(e_ <= (tol), ctx << ": rel err " << e_ << " > " << (tol));                              \
   } while (0)
 
 VaeTiling fixed(int tile, double overlap = 0.25) {
@@ -60,7 +60,8 @@ Tensor channel_half(const Tensor& m, int64_t from) {
   const int64_t C = m.shape[1] / 2, hw = m.shape[2] * m.shape[3];
   Tensor out = host_f32({m.shape[0], C, m.shape[2], m.shape[3]});
   for (int64_t b = 0; b < m.shape[0]; ++b)
-    std::memcpy(out.ptr<float>() + b * C * hw, m.ptr<float>() + (b * 2 * C + from) * hw, size_t(C * hw) * sizeof(float));
+    std::memcpy(out.ptr<float>() + b * C * hw, m.ptr<float>() + (b * 2 * C + from) * hw,
+                size_t(C * hw) * sizeof(float));
   return out;
 }
 
@@ -111,12 +112,12 @@ TEST(vae_tiled_pipeline_pt1_image) {
   const VaeConfig& c = plan().vae;
   Tensor z = unpack_latents(p.io.load_f32("final_latents_packed"), c.latent_channels, 24, 32);
   for (int64_t i = 0; i < z.numel(); ++i) z.ptr<float>()[i] = z.ptr<float>()[i] / c.scaling_factor + c.shift_factor;
-  const ovis::test::ImageDiff d = ovis::test::compare_image(cpu_engine().vae_decode(z, nullptr, fixed(128)),
-                                                            p.io.load_f32("image"));
+  const ovis::test::ImageDiff d =
+      ovis::test::compare_image(cpu_engine().vae_decode(z, nullptr, fixed(128)), p.io.load_f32("image"));
   CHECK_MSG(d.beyond_1_255 <= d.total / 1000, "pt1: " << d.beyond_1_255 << " of " << d.total << " values beyond 1/255");
   // Untiled, the same latents give a visibly different image: the test would notice a missing tiling.
-  const ovis::test::ImageDiff whole = ovis::test::compare_image(cpu_engine().vae_decode(z, nullptr, off()),
-                                                                p.io.load_f32("image"));
+  const ovis::test::ImageDiff whole =
+      ovis::test::compare_image(cpu_engine().vae_decode(z, nullptr, off()), p.io.load_f32("image"));
   CHECK(whole.beyond_1_255 > whole.total / 1000);
 }
 
@@ -161,8 +162,8 @@ TEST(vae_tiling_small_inputs_run_whole) {
 TEST(vae_tiling_bad_tiles_are_argument_errors) {
   Engine& e = cpu_engine();
   Tensor z = host_f32({1, 16, 24, 40});
-  CHECK_THROWS_CODE(e.vae_decode(z, nullptr, fixed(100)), "OVIS_BAD_ARGUMENT");   // not a multiple of 8
-  CHECK_THROWS_CODE(e.vae_decode(z, nullptr, fixed(8)), "OVIS_BAD_ARGUMENT");     // below 2 latents
+  CHECK_THROWS_CODE(e.vae_decode(z, nullptr, fixed(100)), "OVIS_BAD_ARGUMENT");  // not a multiple of 8
+  CHECK_THROWS_CODE(e.vae_decode(z, nullptr, fixed(8)), "OVIS_BAD_ARGUMENT");    // below 2 latents
   CHECK_THROWS_CODE(e.vae_decode(z, nullptr, fixed(128, 1.0)), "OVIS_BAD_ARGUMENT");
   CHECK_THROWS_CODE(e.vae_decode(z, nullptr, fixed(128, -0.1)), "OVIS_BAD_ARGUMENT");
   CHECK_THROWS_CODE(e.vae_decode(z, nullptr, fixed(128, 0.3)), "OVIS_BAD_ARGUMENT");  // 89.6 px strides

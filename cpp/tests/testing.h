@@ -34,34 +34,34 @@ struct TestFailure : std::runtime_error {
   throw TestFailure(s.str());
 }
 
-#define TEST(name)                                                            \
-  static void ovis_test_##name();                                             \
+#define TEST(name)                                                             \
+  static void ovis_test_##name();                                              \
   static ::ovis_test::Registrar ovis_test_reg_##name(#name, ovis_test_##name); \
   static void ovis_test_##name()
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
     if (!(cond)) ::ovis_test::fail_at(__FILE__, __LINE__, "CHECK(" #cond ")"); \
   } while (0)
 
-#define CHECK_MSG(cond, msg)                                                                               \
-  do {                                                                                                     \
-    if (!(cond)) {                                                                                         \
-      std::ostringstream ovis_os_;                                                                         \
-      ovis_os_ << "CHECK(" #cond ") " << msg;                                                              \
-      ::ovis_test::fail_at(__FILE__, __LINE__, ovis_os_.str());                                            \
-    }                                                                                                      \
+#define CHECK_MSG(cond, msg)                                    \
+  do {                                                          \
+    if (!(cond)) {                                              \
+      std::ostringstream ovis_os_;                              \
+      ovis_os_ << "CHECK(" #cond ") " << msg;                   \
+      ::ovis_test::fail_at(__FILE__, __LINE__, ovis_os_.str()); \
+    }                                                           \
   } while (0)
 
 // Checks rel_err(out, ref) <= tol, printing the context on failure.
-#define CHECK_REL(out, ref, tol, ctx)                                                                        \
-  do {                                                                                                       \
-    const double ovis_e_ = ::ovis_test::rel_err((out), (ref));                                               \
-    if (!(ovis_e_ <= (tol))) {                                                                               \
-      std::ostringstream ovis_os_;                                                                           \
-      ovis_os_ << "rel err " << ovis_e_ << " > " << (tol) << " (" << ctx << ")";                             \
-      ::ovis_test::fail_at(__FILE__, __LINE__, ovis_os_.str());                                              \
-    }                                                                                                        \
+#define CHECK_REL(out, ref, tol, ctx)                                            \
+  do {                                                                           \
+    const double ovis_e_ = ::ovis_test::rel_err((out), (ref));                   \
+    if (!(ovis_e_ <= (tol))) {                                                   \
+      std::ostringstream ovis_os_;                                               \
+      ovis_os_ << "rel err " << ovis_e_ << " > " << (tol) << " (" << ctx << ")"; \
+      ::ovis_test::fail_at(__FILE__, __LINE__, ovis_os_.str());                  \
+    }                                                                            \
   } while (0)
 
 // Checks that `expr` throws ovis::Error with the given code.
@@ -73,10 +73,10 @@ struct TestFailure : std::runtime_error {
     } catch (const ::ovis::Error& e) {                                                                       \
       ovis_thrown_ = true;                                                                                   \
       if (e.code() != (code_str))                                                                            \
-        ::ovis_test::fail_at(__FILE__, __LINE__, std::string("expected ") + (code_str) + ", got " + e.code() + \
-                                                     ": " + e.what());                                       \
+        ::ovis_test::fail_at(__FILE__, __LINE__,                                                             \
+                             std::string("expected ") + (code_str) + ", got " + e.code() + ": " + e.what()); \
     }                                                                                                        \
-    if (!ovis_thrown_) ::ovis_test::fail_at(__FILE__, __LINE__, "expected " #expr " to throw " code_str);   \
+    if (!ovis_thrown_) ::ovis_test::fail_at(__FILE__, __LINE__, "expected " #expr " to throw " code_str);    \
   } while (0)
 
 // ||out - ref|| / ||ref|| (ref all zero: ||out||). NaN anywhere gives +inf.
@@ -94,10 +94,14 @@ inline double rel_err(const std::vector<double>& out, const std::vector<double>&
 
 inline double elem_to_f64(const ovis::Tensor& t, int64_t i) {
   switch (t.dtype) {
-    case ovis::DType::F32: return t.ptr<float>()[i];
-    case ovis::DType::BF16: return ovis::bf16_to_f32(t.ptr<uint16_t>()[i]);
-    case ovis::DType::F16: return ovis::f16_to_f32(t.ptr<uint16_t>()[i]);
-    case ovis::DType::I32: return t.ptr<int32_t>()[i];
+    case ovis::DType::F32:
+      return t.ptr<float>()[i];
+    case ovis::DType::BF16:
+      return ovis::bf16_to_f32(t.ptr<uint16_t>()[i]);
+    case ovis::DType::F16:
+      return ovis::f16_to_f32(t.ptr<uint16_t>()[i]);
+    case ovis::DType::I32:
+      return t.ptr<int32_t>()[i];
   }
   return 0;
 }
@@ -110,18 +114,25 @@ inline std::vector<double> to_f64(const ovis::Tensor& t) {
 inline double rel_err(const ovis::Tensor& out, const std::vector<double>& ref) { return rel_err(to_f64(out), ref); }
 
 // A host tensor of dtype t with uniform values in [lo, hi) (stored values rounded to the dtype).
-inline ovis::Tensor random_tensor(const ovis::Shape& s, ovis::DType t, uint32_t seed, float lo = -1.f,
-                                  float hi = 1.f) {
+inline ovis::Tensor random_tensor(const ovis::Shape& s, ovis::DType t, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   ovis::Tensor r = ovis::host_alloc(s, t);
   std::mt19937 g(seed);
   std::uniform_real_distribution<float> d(lo, hi);
   for (int64_t i = 0; i < r.numel(); ++i) {
     const float v = d(g);
     switch (t) {
-      case ovis::DType::F32: r.ptr<float>()[i] = v; break;
-      case ovis::DType::BF16: r.ptr<uint16_t>()[i] = ovis::f32_to_bf16(v); break;
-      case ovis::DType::F16: r.ptr<uint16_t>()[i] = ovis::f32_to_f16(v); break;
-      case ovis::DType::I32: r.ptr<int32_t>()[i] = int32_t(v); break;
+      case ovis::DType::F32:
+        r.ptr<float>()[i] = v;
+        break;
+      case ovis::DType::BF16:
+        r.ptr<uint16_t>()[i] = ovis::f32_to_bf16(v);
+        break;
+      case ovis::DType::F16:
+        r.ptr<uint16_t>()[i] = ovis::f32_to_f16(v);
+        break;
+      case ovis::DType::I32:
+        r.ptr<int32_t>()[i] = int32_t(v);
+        break;
     }
   }
   return r;

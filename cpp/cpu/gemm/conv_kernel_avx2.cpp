@@ -9,9 +9,8 @@
 
 namespace ovis::cpu {
 
-__attribute__((target("avx2,fma"))) void conv_slab_kernel_avx2(int64_t rows, int64_t kw, int64_t ls,
-                                                                const float* a, const float* b, float* c,
-                                                                int64_t ldc, bool accumulate) {
+__attribute__((target("avx2,fma"))) void conv_slab_kernel_avx2(int64_t rows, int64_t kw, int64_t ls, const float* a,
+                                                               const float* b, float* c, int64_t ldc, bool accumulate) {
   Tile6x16 acc;
   tile_zero(acc);
   for (int64_t r = 0; r < rows; ++r) {

@@ -10,8 +10,8 @@ namespace ovis::cpu {
 
 class ThreadPool;
 
-constexpr int kMR = 6;    // micro-tile rows (broadcast A values)
-constexpr int kNR = 16;   // micro-tile columns (two 8-float vectors)
+constexpr int kMR = 6;         // micro-tile rows (broadcast A values)
+constexpr int kNR = 16;        // micro-tile columns (two 8-float vectors)
 constexpr int64_t kKC = 384;   // depth of a packed block
 constexpr int64_t kMC = 144;   // rows of A per packed block (L2)
 constexpr int64_t kNC = 4080;  // columns of B per packed block (L3)

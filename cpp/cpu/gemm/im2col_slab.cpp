@@ -16,8 +16,8 @@
 
 namespace ovis::cpu {
 
-void fill_conv_slab(const ConvGeometry& g, const float* x, int64_t c0, int64_t nc, int64_t oy, int64_t ox0,
-                    int64_t ls, float* slab) {
+void fill_conv_slab(const ConvGeometry& g, const float* x, int64_t c0, int64_t nc, int64_t oy, int64_t ox0, int64_t ls,
+                    float* slab) {
   const int64_t ix0 = ox0 * g.stride - g.pad_left;  // input column of slab column 0
   // Slab columns [lo, hi) lie inside the image; the rest is padding.
   const int64_t lo = std::min(ls, std::max<int64_t>(0, -ix0));
@@ -48,8 +48,8 @@ void pack_rows_unit_stride(const float* base, int64_t rows, int64_t ls, int64_t 
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2"))) void pack_rows_unit_stride_avx2(const float* base, int64_t rows, int64_t ls,
-                                                                 int64_t kw, float* dst) {
+__attribute__((target("avx2"))) void pack_rows_unit_stride_avx2(const float* base, int64_t rows, int64_t ls, int64_t kw,
+                                                                float* dst) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = base + r * ls;
     for (int64_t kx = 0; kx < kw; ++kx, dst += kNR) {

@@ -75,18 +75,25 @@ void pack_b_blocks(const void* p, DType t, int64_t rs, int64_t cs, int64_t k0, i
 
 void StridedA::pack(int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) const {
   switch (t_) {
-    case DType::F32: return pack_a<LoadF32>(p_, rs_, cs_, i0, mr, k0, kc, dst);
-    case DType::BF16: return pack_a<LoadBF16>(p_, rs_, cs_, i0, mr, k0, kc, dst);
-    case DType::F16: return pack_a<LoadF16>(p_, rs_, cs_, i0, mr, k0, kc, dst);
-    default: fail("OVIS_INTERNAL", "gemm: A operand is not a float dtype");
+    case DType::F32:
+      return pack_a<LoadF32>(p_, rs_, cs_, i0, mr, k0, kc, dst);
+    case DType::BF16:
+      return pack_a<LoadBF16>(p_, rs_, cs_, i0, mr, k0, kc, dst);
+    case DType::F16:
+      return pack_a<LoadF16>(p_, rs_, cs_, i0, mr, k0, kc, dst);
+    default:
+      fail("OVIS_INTERNAL", "gemm: A operand is not a float dtype");
   }
 }
 
 void StridedB::pack(int64_t k0, int64_t kc, int64_t j0, int nr, float* dst) const {
   switch (t_) {
-    case DType::F32: return pack_b<LoadF32>(p_, rs_, cs_, k0, kc, j0, nr, dst);
-    case DType::BF16: return pack_b<LoadBF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
-    case DType::F16: return pack_b<LoadF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
+    case DType::F32:
+      return pack_b<LoadF32>(p_, rs_, cs_, k0, kc, j0, nr, dst);
+    case DType::BF16:
+      return pack_b<LoadBF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
+    case DType::F16:
+      return pack_b<LoadF16>(p_, rs_, cs_, k0, kc, j0, nr, dst);
     default:
       if (dtype_is_quantized(t_)) return pack_b_blocks(p_, t_, rs_, cs_, k0, kc, j0, nr, dst);
       fail("OVIS_INTERNAL", "gemm: B operand is not a float dtype");

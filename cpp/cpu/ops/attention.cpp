@@ -160,8 +160,8 @@ void attend_key_tile(const AttentionJob& j, const BlockScratch& s, const float* 
   const int64_t kn = std::min(kKB, j.Sk - k0), kn16 = round_up(kn, kNR), hd16 = j.kv.hd16;
   for (int64_t p = 0; p < kn16 / kNR; ++p)
     for (int64_t qp = 0; qp < qpanels; ++qp)
-      j.kern(j.hd, s.qpk + qp * j.hd * kMR, kbase + (k0 / kNR + p) * j.hd * kNR, s.st + qp * kMR * kKB + p * kNR,
-             kKB, false);
+      j.kern(j.hd, s.qpk + qp * j.hd * kMR, kbase + (k0 / kNR + p) * j.hd * kNR, s.st + qp * kMR * kKB + p * kNR, kKB,
+             false);
   for (int64_t r = 0; r < qpanels * kMR; ++r) online_softmax_row(j, s, r, b, q0 + r, k0, kn, kn16);
   for (int64_t qp = 0; qp < qpanels; ++qp) {  // P into the packed-A layout
     float* dst = s.ppk + qp * kn16 * kMR;

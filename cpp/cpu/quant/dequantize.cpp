@@ -18,7 +18,9 @@ namespace {
 
 float f16_at(const uint8_t* p) { return f16_to_f32(uint16_t(p[0] | (p[1] << 8))); }
 
-uint32_t u32_at(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+uint32_t u32_at(const uint8_t* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
 
 void q4_0(const uint8_t* b, float* y) {
   const float d = f16_at(b);
@@ -171,17 +173,28 @@ using BlockFn = void (*)(const uint8_t*, float*);
 
 BlockFn block_fn(DType t) {
   switch (t) {
-    case DType::Q4_0: return q4_0;
-    case DType::Q4_1: return q4_1;
-    case DType::Q5_0: return q5_0;
-    case DType::Q5_1: return q5_1;
-    case DType::Q8_0: return q8_0;
-    case DType::Q2_K: return q2_k;
-    case DType::Q3_K: return q3_k;
-    case DType::Q4_K: return q4_k;
-    case DType::Q5_K: return q5_k;
-    case DType::Q6_K: return q6_k;
-    default: fail("OVIS_INTERNAL", std::string("dequantize: ") + dtype_name(t) + " is not a block format");
+    case DType::Q4_0:
+      return q4_0;
+    case DType::Q4_1:
+      return q4_1;
+    case DType::Q5_0:
+      return q5_0;
+    case DType::Q5_1:
+      return q5_1;
+    case DType::Q8_0:
+      return q8_0;
+    case DType::Q2_K:
+      return q2_k;
+    case DType::Q3_K:
+      return q3_k;
+    case DType::Q4_K:
+      return q4_k;
+    case DType::Q5_K:
+      return q5_k;
+    case DType::Q6_K:
+      return q6_k;
+    default:
+      fail("OVIS_INTERNAL", std::string("dequantize: ") + dtype_name(t) + " is not a block format");
   }
 }
 

@@ -27,7 +27,8 @@ void q8_0(const float* x, uint8_t* b) {
   for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
   const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
   put_f16(b, d);
-  for (int j = 0; j < 32; ++j) b[2 + j] = uint8_t(int8_t(clampi(int(std::roundf(x[j] * id)), -127, 127)));  // ties away from 0, as ggml
+  for (int j = 0; j < 32; ++j)
+    b[2 + j] = uint8_t(int8_t(clampi(int(std::roundf(x[j] * id)), -127, 127)));  // ties away from 0, as ggml
 }
 
 // The value of largest magnitude maps to -8 (so its sign uses the longer half of [-8, 7]).
@@ -39,7 +40,8 @@ void q4_0(const float* x, uint8_t* b) {
   put_f16(b, d);
   for (int j = 0; j < 16; ++j) {
     // ggml's (int)(x * id + 8.5): ties round up
-    const int lo = clampi(int(std::floor(x[j] * id + 8.5f)), 0, 15), hi = clampi(int(std::floor(x[j + 16] * id + 8.5f)), 0, 15);
+    const int lo = clampi(int(std::floor(x[j] * id + 8.5f)), 0, 15),
+              hi = clampi(int(std::floor(x[j + 16] * id + 8.5f)), 0, 15);
     b[2 + j] = uint8_t(lo | (hi << 4));
   }
 }
@@ -146,12 +148,18 @@ using BlockFn = void (*)(const float*, uint8_t*);
 
 BlockFn block_fn(DType t) {
   switch (t) {
-    case DType::Q8_0: return q8_0;
-    case DType::Q4_0: return q4_0;
-    case DType::Q4_K: return q4_k;
-    case DType::Q5_K: return q5_k;
-    case DType::Q6_K: return q6_k;
-    default: return nullptr;
+    case DType::Q8_0:
+      return q8_0;
+    case DType::Q4_0:
+      return q4_0;
+    case DType::Q4_K:
+      return q4_k;
+    case DType::Q5_K:
+      return q5_k;
+    case DType::Q6_K:
+      return q6_k;
+    default:
+      return nullptr;
   }
 }
 
@@ -161,7 +169,9 @@ bool can_quantize(DType t) { return block_fn(t) != nullptr; }
 
 void quantize_values(DType t, const float* src, void* dst, int64_t n) {
   const BlockFn fn = block_fn(t);
-  if (!fn) fail("OVIS_BAD_WEIGHTS", std::string("cannot quantize to ") + dtype_name(t) + " (q8_0, q4_0, q4_k, q5_k and q6_k can be made on load)");
+  if (!fn)
+    fail("OVIS_BAD_WEIGHTS",
+         std::string("cannot quantize to ") + dtype_name(t) + " (q8_0, q4_0, q4_k, q5_k and q6_k can be made on load)");
   dtype_bytes(t, n);  // checks n is whole blocks
   const size_t bytes = dtype_block_bytes(t);
   const int64_t elems = dtype_block_elems(t);

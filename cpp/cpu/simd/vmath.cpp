@@ -133,8 +133,7 @@ __attribute__((target("avx2,fma"))) static void silu_avx2(const float* x, float*
   }
 }
 
-__attribute__((target("avx2,fma"))) static void swiglu_avx2(const float* up, const float* gate, float* y,
-                                                            int64_t n) {
+__attribute__((target("avx2,fma"))) static void swiglu_avx2(const float* up, const float* gate, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(up + i), silu8(_mm256_loadu_ps(gate + i))));

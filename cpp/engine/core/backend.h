@@ -104,8 +104,7 @@ class Backend {
   // q [B, Sq, Hq, hd], k/v [B, Sk, Hkv, hd] with Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
   // causal: query i sees keys j <= i (Sq == Sk). key_mask: optional [B, Sk] float, 0 = masked key.
   // A query row whose keys are all masked gives zeros. Returns [B, Sq, Hq, hd].
-  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
-                   const Tensor* key_mask);
+  Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal, const Tensor* key_mask);
 
   // ---- convolution / resampling (NCHW) ------------------------------------------------------
   // x [B, Cin, H, W], w [Cout, Cin, kh, kw], bias [Cout] or null; zero padding (top, left, bottom, right).
@@ -134,13 +133,12 @@ class Backend {
   virtual void do_axpby_(Tensor& x, float alpha, const Tensor& y, float beta) = 0;
   virtual Tensor do_layer_norm_mod(const Tensor& x, const Tensor* shift, const Tensor* scale, float eps) = 0;
   virtual Tensor do_rms_norm(const Tensor& x, const Tensor& w, float eps) = 0;
-  virtual Tensor do_group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps,
-                               bool silu) = 0;
+  virtual Tensor do_group_norm(const Tensor& x, const Tensor& w, const Tensor& b, int groups, float eps, bool silu) = 0;
   virtual void do_rope_(Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved) = 0;
   virtual Tensor do_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
                               const Tensor* key_mask) = 0;
-  virtual Tensor do_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
-                           int pad_left, int pad_bottom, int pad_right) = 0;
+  virtual Tensor do_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top, int pad_left,
+                           int pad_bottom, int pad_right) = 0;
   virtual Tensor do_upsample_nearest2x(const Tensor& x) = 0;
   virtual Tensor do_concat(const Tensor& a, const Tensor& b, int axis) = 0;
   virtual Tensor do_slice(const Tensor& x, int axis, int64_t start, int64_t len) = 0;

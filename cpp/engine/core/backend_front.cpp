@@ -62,7 +62,8 @@ class Args {
   }
   int axis(int axis, int rank) const {
     const int a = axis < 0 ? axis + rank : axis;
-    if (rank == 0 || a < 0 || a >= rank) bad("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+    if (rank == 0 || a < 0 || a >= rank)
+      bad("axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
     return a;
   }
 
@@ -171,7 +172,8 @@ void Backend::rope_front(Tensor& x, const Tensor& cos, const Tensor& sin, bool i
   Args a(*this, op);
   a.flt(x, "x");
   for (const Tensor* t : {&cos, &sin})
-    if (a.present(*t, t == &cos ? "cos" : "sin").dtype != DType::F32) a.bad("cos and sin must be f32, got " + describe(*t));
+    if (a.present(*t, t == &cos ? "cos" : "sin").dtype != DType::F32)
+      a.bad("cos and sin must be f32, got " + describe(*t));
   if (x.shape.rank != 4 || x.shape[3] % 2 != 0) a.bad("x must be [B, S, H, hd] with even hd, got " + describe(x));
   const Shape want{x.shape[1], x.shape[3] / 2};
   a.shape_is(cos, "cos", want);
@@ -182,7 +184,9 @@ void Backend::rope_front(Tensor& x, const Tensor& cos, const Tensor& sin, bool i
 void Backend::rope_interleaved_(Tensor& x, const Tensor& cos, const Tensor& sin) {
   rope_front(x, cos, sin, true, "rope_interleaved_");
 }
-void Backend::rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin) { rope_front(x, cos, sin, false, "rope_half_"); }
+void Backend::rope_half_(Tensor& x, const Tensor& cos, const Tensor& sin) {
+  rope_front(x, cos, sin, false, "rope_half_");
+}
 
 Tensor Backend::attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
                           const Tensor* key_mask) {
@@ -196,7 +200,8 @@ Tensor Backend::attention(const Tensor& q, const Tensor& k, const Tensor& v, flo
   const int64_t hq = q.shape[2], hkv = k.shape[2];
   if (k.shape[0] != q.shape[0] || k.shape[3] != q.shape[3] || hkv == 0 || hq % hkv != 0)
     a.bad("q " + q.shape.str() + " and k/v " + k.shape.str() + " disagree (batch, head_dim or Hq % Hkv)");
-  if (causal && q.shape[1] != k.shape[1]) a.bad("causal attention needs Sq == Sk, got q " + q.shape.str() + ", k " + k.shape.str());
+  if (causal && q.shape[1] != k.shape[1])
+    a.bad("causal attention needs Sq == Sk, got q " + q.shape.str() + ", k " + k.shape.str());
   if (key_mask) a.shape_is(a.flt(*key_mask, "key_mask"), "key_mask", Shape{q.shape[0], k.shape[1]});
   return do_attention(q, k, v, scale, causal, key_mask);
 }
@@ -208,7 +213,8 @@ Tensor Backend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int
   a.weight(w, "w");
   a.rank(x, "x", 4, "[B, Cin, H, W]");
   a.rank(w, "w", 4, "[Cout, Cin, kh, kw]");
-  if (w.shape[1] != x.shape[1]) a.bad("x " + x.shape.str() + " has Cin " + num(x.shape[1]) + " but w is " + w.shape.str());
+  if (w.shape[1] != x.shape[1])
+    a.bad("x " + x.shape.str() + " has Cin " + num(x.shape[1]) + " but w is " + w.shape.str());
   if (stride < 1 || pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0)
     a.bad("stride must be >= 1 and paddings >= 0");
   const int64_t hp = x.shape[2] + pad_top + pad_bottom, wp = x.shape[3] + pad_left + pad_right;
@@ -242,7 +248,8 @@ Tensor Backend::slice(const Tensor& x, int axis, int64_t start, int64_t len) {
   a.present(x, "x");
   const int ax = a.axis(axis, x.shape.rank);
   if (start < 0 || len < 0 || start + len > x.shape[ax])
-    a.bad("range [" + num(start) + ", " + num(start + len) + ") outside axis " + std::to_string(ax) + " of x " + x.shape.str());
+    a.bad("range [" + num(start) + ", " + num(start + len) + ") outside axis " + std::to_string(ax) + " of x " +
+          x.shape.str());
   return do_slice(x, ax, start, len);
 }
 

@@ -27,9 +27,9 @@ class Error : public std::runtime_error {
 
 [[noreturn]] inline void fail(const char* code, const std::string& message) { throw Error(code, message); }
 
-#define OVIS_CHECK_ARG(cond, msg)                               \
-  do {                                                          \
-    if (!(cond)) ::ovis::fail("OVIS_BAD_ARGUMENT", (msg));      \
+#define OVIS_CHECK_ARG(cond, msg)                          \
+  do {                                                     \
+    if (!(cond)) ::ovis::fail("OVIS_BAD_ARGUMENT", (msg)); \
   } while (0)
 
 }  // namespace ovis

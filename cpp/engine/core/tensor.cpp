@@ -20,10 +20,10 @@ struct DTypeInfo {
 
 // Block sizes of ggml's formats: 32-value blocks with f16 scale(s), 256-value super-blocks for K-quants.
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F32, "f32", 1, 4},       {DType::F16, "f16", 1, 2},        {DType::BF16, "bf16", 1, 2},
-    {DType::I32, "i32", 1, 4},       {DType::Q4_0, "q4_0", 32, 18},    {DType::Q4_1, "q4_1", 32, 20},
-    {DType::Q5_0, "q5_0", 32, 22},   {DType::Q5_1, "q5_1", 32, 24},    {DType::Q8_0, "q8_0", 32, 34},
-    {DType::Q2_K, "q2_k", 256, 84},  {DType::Q3_K, "q3_k", 256, 110},  {DType::Q4_K, "q4_k", 256, 144},
+    {DType::F32, "f32", 1, 4},       {DType::F16, "f16", 1, 2},       {DType::BF16, "bf16", 1, 2},
+    {DType::I32, "i32", 1, 4},       {DType::Q4_0, "q4_0", 32, 18},   {DType::Q4_1, "q4_1", 32, 20},
+    {DType::Q5_0, "q5_0", 32, 22},   {DType::Q5_1, "q5_1", 32, 24},   {DType::Q8_0, "q8_0", 32, 34},
+    {DType::Q2_K, "q2_k", 256, 84},  {DType::Q3_K, "q3_k", 256, 110}, {DType::Q4_K, "q4_k", 256, 144},
     {DType::Q5_K, "q5_k", 256, 176}, {DType::Q6_K, "q6_k", 256, 210},
 };
 
@@ -48,8 +48,8 @@ size_t dtype_block_bytes(DType t) { return info(t).block_bytes; }
 size_t dtype_bytes(DType t, int64_t n) {
   const DTypeInfo& i = info(t);
   if (n % i.block_elems)
-    fail("OVIS_BAD_WEIGHTS", std::to_string(n) + " values are not whole " + i.name + " blocks of " +
-                                 std::to_string(i.block_elems));
+    fail("OVIS_BAD_WEIGHTS",
+         std::to_string(n) + " values are not whole " + i.name + " blocks of " + std::to_string(i.block_elems));
   return size_t(n / i.block_elems) * i.block_bytes;
 }
 
@@ -64,7 +64,8 @@ DType dtype_from_name(const std::string& s) {
   for (char c : s) l += char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   for (const DTypeInfo& i : kDTypes)
     if (l == i.name) return i.type;
-  fail("OVIS_BAD_WEIGHTS", "unknown dtype '" + s + "' (expected f32, f16, bf16, i32 or a ggml block format such as q8_0)");
+  fail("OVIS_BAD_WEIGHTS",
+       "unknown dtype '" + s + "' (expected f32, f16, bf16, i32 or a ggml block format such as q8_0)");
 }
 
 static void check_dims(const int64_t* d, size_t n) {
@@ -154,7 +155,7 @@ uint16_t f32_to_bf16(float v) {
   uint32_t u;
   std::memcpy(&u, &v, 4);
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN stays NaN
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+  u += 0x7fffu + ((u >> 16) & 1u);                                         // round to nearest even
   return uint16_t(u >> 16);
 }
 
@@ -189,10 +190,10 @@ uint16_t f32_to_f16(float v) {
   std::memcpy(&u, &v, 4);
   uint16_t sign = uint16_t((u >> 16) & 0x8000u);
   uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return uint16_t(sign | 0x7e00u);  // NaN
+  if (a > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
   if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // overflow (>= 65520 rounds to inf) or inf
-  if (a < 0x38800000u) {                                 // below the smallest normal f16: subnormal or zero
-    if (a < 0x33000000u) return sign;                    // < 2^-25 rounds to zero
+  if (a < 0x38800000u) {                                  // below the smallest normal f16: subnormal or zero
+    if (a < 0x33000000u) return sign;                     // < 2^-25 rounds to zero
     uint32_t e = a >> 23;
     uint32_t man = (a & 0x7fffffu) | 0x800000u;
     uint32_t shift = 126 - e;  // 14 + (113 - e) - 1 + ... : value = man * 2^(e-150), f16 unit 2^-24

@@ -11,8 +11,20 @@ namespace ovis {
 // Q* are ggml's block formats (GGUF): a row of K values is K / block_elems blocks of block_bytes;
 // a tensor of such a dtype is always 2-D [rows, K] with K a multiple of its block size.
 enum class DType : uint8_t {
-  F32 = 0, F16 = 1, BF16 = 2, I32 = 3,
-  Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K
+  F32 = 0,
+  F16 = 1,
+  BF16 = 2,
+  I32 = 3,
+  Q4_0,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  Q8_0,
+  Q2_K,
+  Q3_K,
+  Q4_K,
+  Q5_K,
+  Q6_K
 };
 enum class DeviceKind : uint8_t { Host = 0, Cuda = 1 };
 
@@ -53,7 +65,10 @@ struct Tensor {
   int64_t numel() const { return shape.numel(); }
   size_t nbytes() const { return dtype_bytes(dtype, numel()); }
   bool defined() const { return data != nullptr || (numel() == 0 && storage != nullptr); }
-  template <class T> T* ptr() const { return static_cast<T*>(data); }
+  template <class T>
+  T* ptr() const {
+    return static_cast<T*>(data);
+  }
   // Same memory, new shape with the same element count (throws on mismatch).
   Tensor view(const Shape& s) const;
 };

@@ -65,14 +65,30 @@ std::string parse_json_string(const std::string& text, size_t& pos, std::string&
     const char e = text[i + 1];
     i += 2;
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         long cp = read_hex4(text, i);
         if (cp < 0) return "bad \\u escape (expected 4 hex digits)";
@@ -88,7 +104,8 @@ std::string parse_json_string(const std::string& text, size_t& pos, std::string&
         append_utf8(out, static_cast<unsigned long>(cp));
         break;
       }
-      default: return std::string("unknown escape \\") + e;
+      default:
+        return std::string("unknown escape \\") + e;
     }
   }
   return "unterminated JSON string";

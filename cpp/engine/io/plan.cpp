@@ -95,7 +95,8 @@ DType parse_dtype(const std::string& s, int line) {
   } catch (const Error&) {
   }
   if (t == DType::I32 || dtype_name(t) != s)
-    bad_line(line, "unknown dtype '" + s + "' (expected f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k or q6_k)");
+    bad_line(line, "unknown dtype '" + s +
+                       "' (expected f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k or q6_k)");
   return t;
 }
 
@@ -229,7 +230,8 @@ void check_config(const WeightPlan& plan) {
   };
   // The model code builds per-layer tables: a damaged count must not make it build millions.
   auto layers = [&](const char* key, int64_t v) {
-    if (v > 1024) fail("OVIS_BAD_WEIGHTS", std::string("weight plan: config ") + key + " " + std::to_string(v) + " is over 1024");
+    if (v > 1024)
+      fail("OVIS_BAD_WEIGHTS", std::string("weight plan: config ") + key + " " + std::to_string(v) + " is over 1024");
   };
   if (plan.has_dit) {
     const DitConfig& c = plan.dit;
@@ -248,8 +250,8 @@ void check_config(const WeightPlan& plan) {
       sum += d;
     }
     if (sum != c.head_dim)
-      fail("OVIS_BAD_WEIGHTS", "weight plan: dit.axes_dims add up to " + std::to_string(sum) +
-                                   ", dit.head_dim is " + std::to_string(c.head_dim));
+      fail("OVIS_BAD_WEIGHTS", "weight plan: dit.axes_dims add up to " + std::to_string(sum) + ", dit.head_dim is " +
+                                   std::to_string(c.head_dim));
   }
   if (plan.has_text) {
     const TextConfig& c = plan.text;
@@ -280,7 +282,8 @@ void check_config(const WeightPlan& plan) {
     within("vae.shift_factor", c.shift_factor, -1e4, 1e4);
     for (int ch : c.block_out_channels)
       if (ch <= 0 || ch % c.groups)
-        fail("OVIS_BAD_WEIGHTS", "weight plan: vae.block_out_channels entries must be positive multiples of vae.groups");
+        fail("OVIS_BAD_WEIGHTS",
+             "weight plan: vae.block_out_channels entries must be positive multiples of vae.groups");
   }
 }
 
@@ -349,7 +352,9 @@ WeightPlan parse_plan(const std::string& text) {
       bad_line(line, "unknown record '" + kind + "'");
     }
   }
-  if (!header) fail("OVIS_BAD_WEIGHTS", "weight plan is empty (expected the header 'ovis-plan " + std::to_string(kPlanVersion) + "')");
+  if (!header)
+    fail("OVIS_BAD_WEIGHTS",
+         "weight plan is empty (expected the header 'ovis-plan " + std::to_string(kPlanVersion) + "')");
   if (!ended) fail("OVIS_BAD_WEIGHTS", "weight plan ends without 'end' (truncated?)");
   for (size_t i = 0; i < file_seen.size(); ++i)
     if (!file_seen[i]) fail("OVIS_BAD_WEIGHTS", "weight plan: file index " + std::to_string(i) + " is not declared");
@@ -404,18 +409,18 @@ std::string format_plan(const WeightPlan& plan) {
   if (plan.has_text) {
     const TextConfig& c = plan.text;
     o << "config te.hidden " << c.hidden << "\nconfig te.layers " << c.layers << "\nconfig te.heads " << c.heads
-      << "\nconfig te.kv_heads " << c.kv_heads << "\nconfig te.head_dim " << c.head_dim
-      << "\nconfig te.intermediate " << c.intermediate << "\nconfig te.vocab " << c.vocab
-      << "\nconfig te.eps " << num(c.eps) << "\nconfig te.rope_theta " << num(c.rope_theta) << "\n";
+      << "\nconfig te.kv_heads " << c.kv_heads << "\nconfig te.head_dim " << c.head_dim << "\nconfig te.intermediate "
+      << c.intermediate << "\nconfig te.vocab " << c.vocab << "\nconfig te.eps " << num(c.eps)
+      << "\nconfig te.rope_theta " << num(c.rope_theta) << "\n";
   }
   if (plan.has_vae) {
     const VaeConfig& c = plan.vae;
     o << "config vae.in_channels " << c.in_channels << "\nconfig vae.out_channels " << c.out_channels
       << "\nconfig vae.latent_channels " << c.latent_channels << "\nconfig vae.block_out_channels "
       << join_ints(c.block_out_channels) << "\nconfig vae.layers_per_block " << c.layers_per_block
-      << "\nconfig vae.groups " << c.groups << "\nconfig vae.eps " << num(c.eps)
-      << "\nconfig vae.scaling_factor " << num(c.scaling_factor) << "\nconfig vae.shift_factor "
-      << num(c.shift_factor) << "\nconfig vae.mid_attention " << (c.mid_attention ? 1 : 0) << "\n";
+      << "\nconfig vae.groups " << c.groups << "\nconfig vae.eps " << num(c.eps) << "\nconfig vae.scaling_factor "
+      << num(c.scaling_factor) << "\nconfig vae.shift_factor " << num(c.shift_factor) << "\nconfig vae.mid_attention "
+      << (c.mid_attention ? 1 : 0) << "\n";
   }
   for (const PlanTensor& t : plan.tensors) {
     o << "tensor " << t.name << " " << plan_dtype(t.dtype) << " " << dims(t.shape) << "\n";

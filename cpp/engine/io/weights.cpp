@@ -52,8 +52,8 @@ Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_p
   int64_t total = 0;
   for (const PlanPiece& p : t.pieces) total += p.shape.numel();
   if (total != t.shape.numel())
-    fail("OVIS_BAD_WEIGHTS", "tensor " + t.name + ": pieces hold " + std::to_string(total) +
-                                 " elements, shape " + t.shape.str() + " needs " + std::to_string(t.shape.numel()));
+    fail("OVIS_BAD_WEIGHTS", "tensor " + t.name + ": pieces hold " + std::to_string(total) + " elements, shape " +
+                                 t.shape.str() + " needs " + std::to_string(t.shape.numel()));
   // Block formats are read byte by byte (no alignment needed); plain dtypes need aligned element views.
   const size_t align = dtype_is_quantized(t.dtype) ? 1 : dtype_size(t.dtype);
   if (t.pieces.size() == 1 && t.pieces[0].dtype == t.dtype && t.pieces[0].offset % align == 0) {
@@ -204,7 +204,8 @@ const Tensor* WeightStore::find(const std::string& name) const {
 
 const Tensor& WeightStore::get(const std::string& name) const {
   const Tensor* t = find(name);
-  if (!t) fail("OVIS_BAD_WEIGHTS", "weights lack tensor " + name + " (the checkpoint is incomplete or of another model)");
+  if (!t)
+    fail("OVIS_BAD_WEIGHTS", "weights lack tensor " + name + " (the checkpoint is incomplete or of another model)");
   return *t;
 }
 

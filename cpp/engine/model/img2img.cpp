@@ -15,8 +15,8 @@ int img2img_start_index(int steps, double strength) {
 }
 
 Tensor img2img_start_latents(const Tensor& noise, const Tensor& x0, float sigma) {
-  OVIS_CHECK_ARG(noise.shape.rank == 4 && x0.shape.rank == 4 && x0.shape[0] == 1 &&
-                     x0.shape[1] == noise.shape[1] && x0.shape[2] == noise.shape[2] && x0.shape[3] == noise.shape[3],
+  OVIS_CHECK_ARG(noise.shape.rank == 4 && x0.shape.rank == 4 && x0.shape[0] == 1 && x0.shape[1] == noise.shape[1] &&
+                     x0.shape[2] == noise.shape[2] && x0.shape[3] == noise.shape[3],
                  "image latents " + x0.shape.str() + " do not match the noise " + noise.shape.str());
   const int64_t B = noise.shape[0], n = x0.numel();
   Tensor out = host_f32(noise.shape);

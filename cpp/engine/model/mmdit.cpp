@@ -80,13 +80,13 @@ Tensor MMDiT::forward(Backend& be, const Tensor& x, const Tensor& ctx, const std
                  "MMDiT input must be [B, L, " + std::to_string(c_.in_channels) + "], got " + x.shape.str());
   const int64_t B = x.shape[0], L = x.shape[1];
   OVIS_CHECK_ARG(ctx.shape.rank == 3 && ctx.shape[0] == B && ctx.shape[2] == c_.context_dim,
-                 "MMDiT context must be [" + std::to_string(B) + ", T, " + std::to_string(c_.context_dim) +
-                     "], got " + ctx.shape.str());
+                 "MMDiT context must be [" + std::to_string(B) + ", T, " + std::to_string(c_.context_dim) + "], got " +
+                     ctx.shape.str());
   const int64_t T = ctx.shape[1];
   OVIS_CHECK_ARG(int64_t(sigmas.size()) == B, "MMDiT needs one timestep per batch row");
-  OVIS_CHECK_ARG(rope.cos.shape.rank == 2 && rope.cos.shape[0] == T + L,
-                 "MMDiT position tables cover " + std::to_string(rope.cos.shape[0]) + " tokens, need " +
-                     std::to_string(T + L));
+  OVIS_CHECK_ARG(
+      rope.cos.shape.rank == 2 && rope.cos.shape[0] == T + L,
+      "MMDiT position tables cover " + std::to_string(rope.cos.shape[0]) + " tokens, need " + std::to_string(T + L));
 
   Tensor img = be.linear(x, *img_in_.w, img_in_.b);
   Tensor txt = be.linear(be.rms_norm(ctx, *txt_norm_, c_.eps), *txt_in_.w, txt_in_.b);

@@ -29,9 +29,10 @@ Qwen3::Qwen3(const TextConfig& c, const WeightBinder& wb) : c_(c) {
 }
 
 Tensor Qwen3::forward(Backend& be, const Tensor& ids, const Tensor& mask, const std::atomic<bool>* cancel) const {
-  OVIS_CHECK_ARG(ids.shape.rank == 2 && ids.dtype == DType::I32, "token ids must be I32 [B, T], got " + ids.shape.str());
-  OVIS_CHECK_ARG(mask.shape == ids.shape, "attention mask must match the ids " + ids.shape.str() + ", got " +
-                                              mask.shape.str());
+  OVIS_CHECK_ARG(ids.shape.rank == 2 && ids.dtype == DType::I32,
+                 "token ids must be I32 [B, T], got " + ids.shape.str());
+  OVIS_CHECK_ARG(mask.shape == ids.shape,
+                 "attention mask must match the ids " + ids.shape.str() + ", got " + mask.shape.str());
   const int64_t B = ids.shape[0], T = ids.shape[1], hd = c_.head_dim;
   const int64_t q_dim = int64_t(c_.heads) * hd, kv_dim = int64_t(c_.kv_heads) * hd;
   const RopeTables rope = rope_half_tables(be, T, c_.head_dim, c_.rope_theta);

@@ -8,9 +8,9 @@ namespace ovis {
 
 RopeTables rope_axes_tables(Backend& be, const Tensor& ids, const std::vector<int>& axes_dims, float theta) {
   const int n_axes = int(axes_dims.size());
-  OVIS_CHECK_ARG(ids.device == DeviceKind::Host && ids.dtype == DType::F32 && ids.shape.rank == 2 &&
-                     ids.shape[1] == n_axes,
-                 "position ids must be host F32 [S, " + std::to_string(n_axes) + "], got " + ids.shape.str());
+  OVIS_CHECK_ARG(
+      ids.device == DeviceKind::Host && ids.dtype == DType::F32 && ids.shape.rank == 2 && ids.shape[1] == n_axes,
+      "position ids must be host F32 [S, " + std::to_string(n_axes) + "], got " + ids.shape.str());
   int half = 0;
   for (int d : axes_dims) half += d / 2;
   const int64_t S = ids.shape[0];

@@ -29,8 +29,8 @@ Tensor pack_latents(const Tensor& x) {
 Tensor unpack_latents(const Tensor& p, int64_t C, int64_t H, int64_t W) {
   OVIS_CHECK_ARG(H % 2 == 0 && W % 2 == 0 && p.dtype == DType::F32 && p.shape.rank == 3 &&
                      p.shape[1] == (H / 2) * (W / 2) && p.shape[2] == 4 * C,
-                 "packed latents must be F32 [B, " + std::to_string((H / 2) * (W / 2)) + ", " +
-                     std::to_string(4 * C) + "], got " + p.shape.str());
+                 "packed latents must be F32 [B, " + std::to_string((H / 2) * (W / 2)) + ", " + std::to_string(4 * C) +
+                     "], got " + p.shape.str());
   const int64_t B = p.shape[0], rows = H / 2, cols = W / 2;
   Tensor out = host_f32({B, C, H, W});
   const float* src = p.ptr<float>();
@@ -105,10 +105,11 @@ class BatchContext {
 Tensor velocity(Backend& be, const MMDiT& dit, const Tensor& x, int64_t start, int64_t n, BatchContext& ctx,
                 float sigma, float guidance, bool cfg, const RopeTables& rope, const CancelFlag* cancel) {
   Tensor xc = (start == 0 && n == x.shape[0]) ? x : be.slice(x, 0, start, n);
-  if (!cfg) return be.cast(dit.forward(be, xc, ctx.get(n), std::vector<float>(size_t(n), sigma), rope, cancel), DType::F32);
-  Tensor v2 = be.cast(dit.forward(be, be.concat(xc, xc, 0), ctx.get(n), std::vector<float>(size_t(2 * n), sigma), rope,
-                                  cancel),
-                      DType::F32);
+  if (!cfg)
+    return be.cast(dit.forward(be, xc, ctx.get(n), std::vector<float>(size_t(n), sigma), rope, cancel), DType::F32);
+  Tensor v2 =
+      be.cast(dit.forward(be, be.concat(xc, xc, 0), ctx.get(n), std::vector<float>(size_t(2 * n), sigma), rope, cancel),
+              DType::F32);
   Tensor v = be.slice(v2, 0, 0, n);
   Tensor v_neg = be.slice(v2, 0, n, n);
   be.axpby_(v, 1.0f, v_neg, -1.0f);     // v - v_neg

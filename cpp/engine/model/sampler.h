@@ -21,18 +21,18 @@ Tensor text_position_ids(int64_t tokens, int n_axes);
 Tensor image_position_ids(int64_t rows, int64_t cols, int n_axes);
 
 struct SamplerInputs {
-  Tensor x;                 // backend F32 [B, L, in]: packed start latents of B images
-  Tensor ctx, ctx_neg;      // backend [1, T, context_dim], shared by the B images; ctx_neg used only when guidance > 1
+  Tensor x;             // backend F32 [B, L, in]: packed start latents of B images
+  Tensor ctx, ctx_neg;  // backend [1, T, context_dim], shared by the B images; ctx_neg used only when guidance > 1
   std::vector<float> sigmas;
   float guidance = 1.0f;
-  int max_batch = 0;        // images per MMDiT call (0: all B in one call)
-  int x0_every = 0;         // compute x̂0 on steps where step % x0_every == 0 (0: never)
+  int max_batch = 0;  // images per MMDiT call (0: all B in one call)
+  int x0_every = 0;   // compute x̂0 on steps where step % x0_every == 0 (0: never)
 };
 
 // What the loop hands out after each step (backend tensors, valid during the call only).
 struct SamplerStep {
-  int step = 0, steps = 0;  // 1-based step just finished, and the loop's step count
-  float sigma = 0;          // sigma at the start of that step
+  int step = 0, steps = 0;     // 1-based step just finished, and the loop's step count
+  float sigma = 0;             // sigma at the start of that step
   const Tensor* x = nullptr;   // F32 [B, L, in] after the step
   const Tensor* x0 = nullptr;  // F32 [B, L, in], x̂0 = x_k − σ_k·v (the clean-image prediction), on x0 steps only
 };

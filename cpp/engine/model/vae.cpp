@@ -77,9 +77,9 @@ VaeEncoder::VaeEncoder(const VaeConfig& c, const WeightBinder& wb) : c_(c) {
 Tensor VaeEncoder::forward(Backend& be, const Tensor& image, const std::atomic<bool>* cancel) const {
   check_image_like(image, c_.in_channels, "VAE input image");
   const int64_t factor = int64_t(1) << (down_.size() - 1);
-  OVIS_CHECK_ARG(image.shape[2] % factor == 0 && image.shape[3] % factor == 0,
-                 "VAE input height and width must be multiples of " + std::to_string(factor) + ", got " +
-                     image.shape.str());
+  OVIS_CHECK_ARG(
+      image.shape[2] % factor == 0 && image.shape[3] % factor == 0,
+      "VAE input height and width must be multiples of " + std::to_string(factor) + ", got " + image.shape.str());
   Tensor h = be.conv2d(image, *conv_in_.w, conv_in_.b, 1, 1, 1, 1, 1);
   for (const DownBlock& b : down_) {
     for (const ResnetW& r : b.res) {

@@ -29,8 +29,10 @@ void check_tile(const VaeConfig& c, int tile, double overlap) {
 }
 
 void check_consistent(bool ok, int tile, double overlap, int64_t f) {
-  OVIS_CHECK_ARG(ok, "vae tiling: " + tiling_str(tile, overlap) + " gives strides that are not whole latents: tile x (1 - overlap) must be a positive multiple of " +
-                         std::to_string(f) + " px");
+  OVIS_CHECK_ARG(ok,
+                 "vae tiling: " + tiling_str(tile, overlap) +
+                     " gives strides that are not whole latents: tile x (1 - overlap) must be a positive multiple of " +
+                     std::to_string(f) + " px");
 }
 
 // Rows [y0, y0 + h) and columns [x0, x0 + w) of x [B, C, H, W].
@@ -71,8 +73,7 @@ void blend_h(const Tensor& a, Tensor& b, int64_t extent) {
     for (int64_t y = 0; y < H; ++y) {
       const float* src = a.ptr<float>() + (p * H + y) * wa + wa - extent;
       float* dst = b.ptr<float>() + (p * H + y) * wb;
-      for (int64_t x = 0; x < extent; ++x)
-        dst[x] = src[x] * weight_out(x, extent) + dst[x] * weight_in(x, extent);
+      for (int64_t x = 0; x < extent; ++x) dst[x] = src[x] * weight_out(x, extent) + dst[x] * weight_in(x, extent);
     }
 }
 

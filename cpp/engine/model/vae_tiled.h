@@ -21,10 +21,10 @@ struct VaeTiling {
 
 // How one direction (decode or encode) cuts its input and stitches its output, in diffusers' terms.
 struct TileGrid {
-  int64_t in_tile = 0;    // input tile side (latents for decode, pixels for encode)
-  int64_t in_stride = 0;  // distance between tile starts in the input
-  int64_t blend = 0;      // output rows/columns blended with the neighbour above/left
-  int64_t keep = 0;       // output rows/columns kept per tile (top-left)
+  int64_t in_tile = 0;       // input tile side (latents for decode, pixels for encode)
+  int64_t in_stride = 0;     // distance between tile starts in the input
+  int64_t blend = 0;         // output rows/columns blended with the neighbour above/left
+  int64_t keep = 0;          // output rows/columns kept per tile (top-left)
   int64_t up = 1, down = 1;  // output side = input side * up / down
 };
 

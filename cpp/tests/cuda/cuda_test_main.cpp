@@ -39,7 +39,8 @@ int probe() {
   for (int i = 0; i < n; ++i) {
     cudaDeviceProp p{};
     if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
-    std::printf("device %d: %s, sm_%d%d, %.1f GiB\n", i, p.name, p.major, p.minor, double(p.totalGlobalMem) / (1 << 30));
+    std::printf("device %d: %s, sm_%d%d, %.1f GiB\n", i, p.name, p.major, p.minor,
+                double(p.totalGlobalMem) / (1 << 30));
   }
   return 0;
 }

@@ -156,10 +156,11 @@ void pipeline(bool fp32, const std::string& name) {
   CHECK(r.negative_embeds.defined() == (p.req.guidance > 1.0f));
   CHECK(r.image.shape == Shape({1, 3, p.height, p.width}));
   const ovis::test::ImageDiff d = ovis::test::compare_image(r.image, p.io.load_f32("image"));
-  std::printf("       %-44s rel err %.3g, max |diff| %.3g, %lld of %lld beyond 1/255\n", (m + " image").c_str(),
-              d.rel, d.max_abs, (long long)d.beyond_1_255, (long long)d.total);
+  std::printf("       %-44s rel err %.3g, max |diff| %.3g, %lld of %lld beyond 1/255\n", (m + " image").c_str(), d.rel,
+              d.max_abs, (long long)d.beyond_1_255, (long long)d.total);
   if (fp32) {
-    CHECK_MSG(d.beyond_1_255 <= d.total / 1000, m << " image: " << d.beyond_1_255 << " values differ by more than 1/255");
+    CHECK_MSG(d.beyond_1_255 <= d.total / 1000,
+              m << " image: " << d.beyond_1_255 << " values differ by more than 1/255");
   } else {
     CHECK_MSG(d.rel <= bounds(fp32).image_rel, m << " image: rel err " << d.rel << " > " << bounds(fp32).image_rel);
   }
@@ -176,10 +177,14 @@ void cancel_then_usable(bool fp32) {
   ovis::test::GoldenPipelineCase p = ovis::test::golden_pipeline_case("p2");
   CancelFlag cancel{false};
   int seen = 0;
-  CHECK_THROWS_CODE(eng.generate(p.req, [&](const StepInfo&) {
-    ++seen;
-    cancel = true;
-  }, &cancel), "ABORT_ERR");
+  CHECK_THROWS_CODE(eng.generate(
+                        p.req,
+                        [&](const StepInfo&) {
+                          ++seen;
+                          cancel = true;
+                        },
+                        &cancel),
+                    "ABORT_ERR");
   CHECK(seen == 1);
   cancel = false;
   GenerateResult r = eng.generate(p.req, nullptr, &cancel);
@@ -189,14 +194,14 @@ void cancel_then_usable(bool fp32) {
 
 }  // namespace
 
-#define CUDA_GOLDEN_TESTS(mode, fp32)                                             \
-  TEST(cuda_golden_##mode##_transformer) { transformer(fp32); }                   \
-  TEST(cuda_golden_##mode##_vae) { vae(fp32); }                                   \
-  TEST(cuda_golden_##mode##_text_encoder) { text_encoder(fp32); }                 \
+#define CUDA_GOLDEN_TESTS(mode, fp32)                                                 \
+  TEST(cuda_golden_##mode##_transformer) { transformer(fp32); }                       \
+  TEST(cuda_golden_##mode##_vae) { vae(fp32); }                                       \
+  TEST(cuda_golden_##mode##_text_encoder) { text_encoder(fp32); }                     \
   TEST(cuda_golden_##mode##_generate_prompt_embeds) { generate_prompt_embeds(fp32); } \
-  TEST(cuda_golden_##mode##_pipeline_p1) { pipeline(fp32, "p1"); }                \
-  TEST(cuda_golden_##mode##_pipeline_p2) { pipeline(fp32, "p2"); }                \
-  TEST(cuda_golden_##mode##_pipeline_p3) { pipeline(fp32, "p3"); }                \
+  TEST(cuda_golden_##mode##_pipeline_p1) { pipeline(fp32, "p1"); }                    \
+  TEST(cuda_golden_##mode##_pipeline_p2) { pipeline(fp32, "p2"); }                    \
+  TEST(cuda_golden_##mode##_pipeline_p3) { pipeline(fp32, "p3"); }                    \
   TEST(cuda_golden_##mode##_cancel_then_usable) { cancel_then_usable(fp32); }
 
 CUDA_GOLDEN_TESTS(fp32, true)

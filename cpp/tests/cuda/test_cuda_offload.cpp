@@ -54,7 +54,8 @@ TEST(cuda_offload_vae_tiled_vt1) {
   e.vae_encode(io.load_f32("image"), &mean, &logvar, nullptr, tile_128());
   const Tensor moments = io.load_f32("encoded_tiled_moments");
   const double m = rel(mean, channel_half(moments, 0)), lv = rel(logvar, channel_half(moments, 16));
-  std::printf("       vt1 tiled on %s: decode %.3g, encode mean %.3g, logvar %.3g\n", e.backend_name().c_str(), dec, m, lv);
+  std::printf("       vt1 tiled on %s: decode %.3g, encode mean %.3g, logvar %.3g\n", e.backend_name().c_str(), dec, m,
+              lv);
   CHECK(dec <= 1e-5 && m <= 1e-5 && lv <= 1e-5);
 }
 

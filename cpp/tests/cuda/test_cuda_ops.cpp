@@ -106,9 +106,9 @@ struct Ctx {
 };
 
 void test_linear(Ctx& c, int64_t b, int64_t s, int64_t k, int64_t n, DType wt, bool bias, uint32_t seed) {
-  const std::string name = c.tag("linear x[" + std::to_string(b) + "," + std::to_string(s) + "," + std::to_string(k) +
-                                 "] w[" + std::to_string(n) + "," + std::to_string(k) + "] " + dtype_name(wt) +
-                                 (bias ? " +bias" : ""));
+  const std::string name =
+      c.tag("linear x[" + std::to_string(b) + "," + std::to_string(s) + "," + std::to_string(k) + "] w[" +
+            std::to_string(n) + "," + std::to_string(k) + "] " + dtype_name(wt) + (bias ? " +bias" : ""));
   guarded(name, [&] {
     Tensor x = c.rnd({b, s, k}, seed);
     Tensor w = host_as(rand_host({n, k}, seed + 1, 1.f / std::sqrt(float(std::max<int64_t>(k, 1)))), wt);
@@ -146,7 +146,8 @@ void test_elementwise(Ctx& c, const Shape& s, uint32_t seed) {
 }
 
 void test_swiglu(Ctx& c, int64_t b, int64_t s, int64_t f, uint32_t seed) {
-  const std::string name = c.tag("swiglu [" + std::to_string(b) + "," + std::to_string(s) + "," + std::to_string(2 * f) + "]");
+  const std::string name =
+      c.tag("swiglu [" + std::to_string(b) + "," + std::to_string(s) + "," + std::to_string(2 * f) + "]");
   guarded(name, [&] {
     Tensor x = c.rnd({b, s, 2 * f}, seed);
     check(name, c.cpu, c.cpu.swiglu(c.cpu.upload(x)), c.gpu, c.gpu.swiglu(c.gpu.upload(x)), c.tol());
@@ -154,7 +155,8 @@ void test_swiglu(Ctx& c, int64_t b, int64_t s, int64_t f, uint32_t seed) {
 }
 
 void test_gated_add(Ctx& c, int64_t b, int64_t s, int64_t d, uint32_t seed) {
-  const std::string name = c.tag("gated_add_ [" + std::to_string(b) + "," + std::to_string(s) + "," + std::to_string(d) + "]");
+  const std::string name =
+      c.tag("gated_add_ [" + std::to_string(b) + "," + std::to_string(s) + "," + std::to_string(d) + "]");
   guarded(name, [&] {
     Tensor x = c.rnd({b, s, d}, seed), y = c.rnd({b, s, d}, seed + 1), g = c.rnd({b, d}, seed + 2);
     Tensor xc = c.cpu.upload(clone(x));
@@ -226,21 +228,23 @@ void test_rope(Ctx& c, int64_t b, int64_t s, int64_t h, int64_t hd, bool interle
 // rows fully masked); 2 the last batch item has every key masked (all its rows must be zeros).
 void test_attention(Ctx& c, int64_t b, int64_t sq, int64_t sk, int64_t hq, int64_t hkv, int64_t hd, bool causal,
                     int mask_mode, uint32_t seed) {
-  const std::string name =
-      c.tag("attention q[" + std::to_string(b) + "," + std::to_string(sq) + "," + std::to_string(hq) + "," +
-            std::to_string(hd) + "] kv heads " + std::to_string(hkv) + " sk " + std::to_string(sk) +
-            (causal ? " causal" : "") + (mask_mode == 1 ? " masked" : mask_mode == 2 ? " one batch all masked" : ""));
+  const std::string name = c.tag("attention q[" + std::to_string(b) + "," + std::to_string(sq) + "," +
+                                 std::to_string(hq) + "," + std::to_string(hd) + "] kv heads " + std::to_string(hkv) +
+                                 " sk " + std::to_string(sk) + (causal ? " causal" : "") +
+                                 (mask_mode == 1   ? " masked"
+                                  : mask_mode == 2 ? " one batch all masked"
+                                                   : ""));
   guarded(name, [&] {
     Tensor q = c.rnd({b, sq, hq, hd}, seed, 2.f), k = c.rnd({b, sk, hkv, hd}, seed + 1, 2.f),
            v = c.rnd({b, sk, hkv, hd}, seed + 2);
     Tensor mask = host_f32({b, sk});
     for (int64_t bi = 0; bi < b; ++bi)
       for (int64_t j = 0; j < sk; ++j)
-        mask.ptr<float>()[bi * sk + j] =
-            (bi == b - 1 && (mask_mode == 2 || j >= sk * 2 / 3 || j < 3)) ? 0.f : 1.f;
+        mask.ptr<float>()[bi * sk + j] = (bi == b - 1 && (mask_mode == 2 || j >= sk * 2 / 3 || j < 3)) ? 0.f : 1.f;
     const float scale = 1.f / std::sqrt(float(hd));
     Tensor mc = c.cpu.upload(mask), mg = c.gpu.upload(mask);
-    Tensor r = c.cpu.attention(c.cpu.upload(q), c.cpu.upload(k), c.cpu.upload(v), scale, causal, mask_mode ? &mc : nullptr);
+    Tensor r =
+        c.cpu.attention(c.cpu.upload(q), c.cpu.upload(k), c.cpu.upload(v), scale, causal, mask_mode ? &mc : nullptr);
     Tensor qg = c.gpu.upload(q), kg = c.gpu.upload(k), vg = c.gpu.upload(v);
     if (!c.fp32) {  // what the bf16 model feeds it (the flash kernel path for hd 128)
       qg = c.gpu.cast(qg, DType::BF16);
@@ -254,9 +258,10 @@ void test_attention(Ctx& c, int64_t b, int64_t sq, int64_t sk, int64_t hq, int64
 
 void test_conv(Ctx& c, const Shape& xs, int64_t cout, int k, int stride, int pt, int pl, int pb, int pr, bool bias,
                uint32_t seed) {
-  const std::string name = c.tag("conv2d x" + xs.str() + " -> " + std::to_string(cout) + " k" + std::to_string(k) +
-                                 " s" + std::to_string(stride) + " pad(" + std::to_string(pt) + "," + std::to_string(pl) +
-                                 "," + std::to_string(pb) + "," + std::to_string(pr) + ")" + (bias ? " +bias" : ""));
+  const std::string name =
+      c.tag("conv2d x" + xs.str() + " -> " + std::to_string(cout) + " k" + std::to_string(k) + " s" +
+            std::to_string(stride) + " pad(" + std::to_string(pt) + "," + std::to_string(pl) + "," +
+            std::to_string(pb) + "," + std::to_string(pr) + ")" + (bias ? " +bias" : ""));
   guarded(name, [&] {
     Tensor x = c.rnd(xs, seed);
     Tensor w = host_as(rand_host({cout, xs[1], k, k}, seed + 1, 1.f / std::sqrt(float(xs[1] * k * k))), DType::BF16);
@@ -348,8 +353,8 @@ void run_ops(Ctx& c) {
   test_attention(c, 2, 95, 95, 4, 2, 128, true, 1, 32);  // Qwen3 style: causal + padding mask + GQA
   test_attention(c, 1, 50, 70, 2, 1, 64, false, 1, 33);
   test_attention(c, 1, 300, 300, 1, 1, 512, false, 0, 34);  // VAE style: one 512-wide head
-  test_attention(c, 2, 70, 45, 4, 2, 128, false, 2, 39);  // flash: Sq != Sk, odd tiles, one batch all masked
-  test_attention(c, 2, 33, 21, 2, 2, 80, false, 2, 41);   // generic: same, head_dim not a multiple of 32
+  test_attention(c, 2, 70, 45, 4, 2, 128, false, 2, 39);    // flash: Sq != Sk, odd tiles, one batch all masked
+  test_attention(c, 2, 33, 21, 2, 2, 80, false, 2, 41);     // generic: same, head_dim not a multiple of 32
   test_conv(c, {1, 16, 20, 18}, 32, 3, 1, 1, 1, 1, 1, true, 35);
   test_conv(c, {2, 32, 12, 12}, 16, 1, 1, 0, 0, 0, 0, true, 36);
   test_conv(c, {2, 8, 17, 17}, 8, 3, 2, 0, 0, 1, 1, true, 37);  // encoder downsample (0,1,0,1)
@@ -450,7 +455,8 @@ void test_blocks(Backend& cpu, Backend& gpu) {
   });
 
   guarded("[bf16] MMDiT single block (full size)", [&] {
-    HostLinear mod = host_linear(3 * D, D, 800), l1 = host_linear(3 * D + 2 * F, D, 802), l2 = host_linear(D, D + F, 804);
+    HostLinear mod = host_linear(3 * D, D, 800), l1 = host_linear(3 * D + 2 * F, D, 802),
+               l2 = host_linear(D, D + F, 804);
     Tensor qn = host_as(rand_host({HD}, 806), DType::BF16), kn = host_as(rand_host({HD}, 807), DType::BF16);
     auto run = [&](Backend& be, const RopeTables& rope, const Tensor& st, Tensor& h) {
       DevLinear m = dev(be, mod), a = dev(be, l1), b = dev(be, l2);

@@ -27,7 +27,8 @@ TEST(cuda_out_of_memory_then_usable) {
   const int64_t too_many = int64_t(total_b / 4) * 2;  // f32 elements: twice the device's memory
   CHECK_THROWS_CODE(be->alloc(Shape{too_many}, DType::F32), "OVIS_OUT_OF_MEMORY");
   auto cpu = create_cpu_backend(0);
-  Tensor x = ovis_test::random_tensor(Shape{64, 96}, DType::F32, 1), w = ovis_test::random_tensor(Shape{80, 96}, DType::BF16, 2);
+  Tensor x = ovis_test::random_tensor(Shape{64, 96}, DType::F32, 1),
+         w = ovis_test::random_tensor(Shape{80, 96}, DType::BF16, 2);
   Tensor want = cpu->linear(x, w, nullptr);
   Tensor got = be->to_host_f32(be->linear(be->upload(x), be->upload_weight(w), nullptr));
   CHECK_REL(got, ovis_test::to_f64(want), 1e-2, "linear after an out-of-memory error");

@@ -58,12 +58,17 @@ OpCase make_case(const std::string& op, const std::string& label, double work, b
 }
 
 void linear_cases(std::vector<OpCase>& out) {
-  struct L { Shape x; int64_t N; bool bias; };
+  struct L {
+    Shape x;
+    int64_t N;
+    bool bias;
+  };
   for (const L& l : {L{{3, 37, 64}, 48, true}, L{{2, 271, 96}, 80, false}, L{{1, 284, 2048}, 6144, false},
                      L{{2, 4352, 3072}, 3072, true}, L{{2, 4352, 3072}, 12288 * 2, false}}) {
     const int64_t K = l.x[-1], M = int64_t(n(l.x)) / K;
-    OpCase c = make_case("linear", l.x.str() + " x [" + std::to_string(l.N) + ", " + std::to_string(K) + "]" +
-                                       (l.bias ? " + bias" : ""), 2.0 * M * l.N * K, true);
+    OpCase c = make_case(
+        "linear", l.x.str() + " x [" + std::to_string(l.N) + ", " + std::to_string(K) + "]" + (l.bias ? " + bias" : ""),
+        2.0 * M * l.N * K, true);
     c.make = [l, K](uint32_t s) {
       std::vector<Input> in{{rnd(l.x, s)}, {rnd(Shape{l.N, K}, s + 1, -0.05f, 0.05f), true}};
       if (l.bias) in.push_back({rnd(Shape{l.N}, s + 2), true});
@@ -142,27 +147,36 @@ void norm_cases(std::vector<OpCase>& out) {
   for (const Shape& s : {Shape{2, 271, 96}, Shape{2, 4352, 3072}}) {
     OpCase ln = make_case("layer_norm_mod", s.str(), 12 * n(s), false);
     ln.make = [s](uint32_t sd) {
-      return std::vector<Input>{{rnd(s, sd, -3.f, 5.f)}, {rnd(Shape{s[0], s[2]}, sd + 1)}, {rnd(Shape{s[0], s[2]}, sd + 2)}};
+      return std::vector<Input>{
+          {rnd(s, sd, -3.f, 5.f)}, {rnd(Shape{s[0], s[2]}, sd + 1)}, {rnd(Shape{s[0], s[2]}, sd + 2)}};
     };
     ln.run = [](Backend& be, std::vector<Tensor>& t) { return be.layer_norm_mod(t[0], &t[1], &t[2], 1e-6f); };
-    ln.reference = [](const std::vector<Input>& in) { return ref::layer_norm_mod(in[0].host, &in[1].host, &in[2].host, 1e-6); };
+    ln.reference = [](const std::vector<Input>& in) {
+      return ref::layer_norm_mod(in[0].host, &in[1].host, &in[2].host, 1e-6);
+    };
     ln.segments = by_rows();
     out.push_back(ln);
   }
   for (const Shape& s : {Shape{2, 284, 16, 128}, Shape{2, 37, 3, 40}}) {
     OpCase rm = make_case("rms_norm", s.str(), 12 * n(s), false);
-    rm.make = [s](uint32_t sd) { return std::vector<Input>{{rnd(s, sd, -2.f, 3.f)}, {rnd(Shape{s[-1]}, sd + 1), true}}; };
+    rm.make = [s](uint32_t sd) {
+      return std::vector<Input>{{rnd(s, sd, -2.f, 3.f)}, {rnd(Shape{s[-1]}, sd + 1), true}};
+    };
     rm.run = [](Backend& be, std::vector<Tensor>& t) { return be.rms_norm(t[0], t[1], 1e-6f); };
     rm.reference = [](const std::vector<Input>& in) { return ref::rms_norm(in[0].host, in[1].host, 1e-6); };
     rm.segments = by_rows();
     out.push_back(rm);
   }
-  struct G { Shape x; bool silu; };
+  struct G {
+    Shape x;
+    bool silu;
+  };
   for (const G& g : {G{{2, 64, 9, 11}, true}, G{{1, 128, 30, 17}, false}, G{{1, 512, 128, 128}, true},
                      G{{1, 128, 1024, 1024}, true}}) {
     OpCase gn = make_case("group_norm", g.x.str() + (g.silu ? " + silu" : ""), 12 * n(g.x), false);
     gn.make = [g](uint32_t sd) {
-      return std::vector<Input>{{rnd(g.x, sd, -2.f, 6.f)}, {rnd(Shape{g.x[1]}, sd + 1), true}, {rnd(Shape{g.x[1]}, sd + 2), true}};
+      return std::vector<Input>{
+          {rnd(g.x, sd, -2.f, 6.f)}, {rnd(Shape{g.x[1]}, sd + 1), true}, {rnd(Shape{g.x[1]}, sd + 2), true}};
     };
     gn.run = [g](Backend& be, std::vector<Tensor>& t) { return be.group_norm(t[0], t[1], t[2], 32, 1e-6f, g.silu); };
     gn.reference = [g](const std::vector<Input>& in) {
@@ -184,17 +198,26 @@ void rope_cases(std::vector<OpCase>& out) {
         return std::vector<Input>{{rnd(s, sd)}, {co}, {si}};
       };
       c.run = [inter](Backend& be, std::vector<Tensor>& t) {
-        if (inter) be.rope_interleaved_(t[0], t[1], t[2]);
-        else be.rope_half_(t[0], t[1], t[2]);
+        if (inter)
+          be.rope_interleaved_(t[0], t[1], t[2]);
+        else
+          be.rope_half_(t[0], t[1], t[2]);
         return t[0];
       };
-      c.reference = [inter](const std::vector<Input>& in) { return ref::rope(in[0].host, in[1].host, in[2].host, inter); };
+      c.reference = [inter](const std::vector<Input>& in) {
+        return ref::rope(in[0].host, in[1].host, in[2].host, inter);
+      };
       c.segments = by_rows();
       out.push_back(c);
     }
 }
 
-struct AttentionShape { int64_t B, Sq, Sk, Hq, Hkv, hd; bool causal; int64_t padded; const char* what; };
+struct AttentionShape {
+  int64_t B, Sq, Sk, Hq, Hkv, hd;
+  bool causal;
+  int64_t padded;
+  const char* what;
+};
 
 // Sets OVIS_ATTENTION for one call and restores it after: the CUDA backend picks its tensor-core
 // attention kernel from it (cuda/attention.cpp); other backends ignore it.
@@ -209,8 +232,10 @@ class ScopedAttentionKernel {
   }
   ~ScopedAttentionKernel() {
     if (!active_) return;
-    if (had_) setenv("OVIS_ATTENTION", old_.c_str(), 1);
-    else unsetenv("OVIS_ATTENTION");
+    if (had_)
+      setenv("OVIS_ATTENTION", old_.c_str(), 1);
+    else
+      unsetenv("OVIS_ATTENTION");
   }
 
  private:
@@ -223,11 +248,12 @@ void add_attention_cases(std::vector<OpCase>& out, const std::vector<AttentionSh
   for (const AttentionShape& a : shapes) {
     const double flop = 4.0 * a.B * a.Hq * a.Sq * a.Sk * a.hd * (a.causal ? 0.5 : 1.0);
     OpCase c = make_case(kernel ? std::string("attention_") + kernel : std::string("attention"),
-                         std::string(a.what) + " B" + std::to_string(a.B) + " S" + std::to_string(a.Sq) +
-                                          " H" + std::to_string(a.Hq) + "/" + std::to_string(a.Hkv) + " hd" +
-                                          std::to_string(a.hd), flop, true);
+                         std::string(a.what) + " B" + std::to_string(a.B) + " S" + std::to_string(a.Sq) + " H" +
+                             std::to_string(a.Hq) + "/" + std::to_string(a.Hkv) + " hd" + std::to_string(a.hd),
+                         flop, true);
     c.make = [a](uint32_t sd) {
-      std::vector<Input> in{{rnd(Shape{a.B, a.Sq, a.Hq, a.hd}, sd, -2.f, 2.f)}, {rnd(Shape{a.B, a.Sk, a.Hkv, a.hd}, sd + 1, -2.f, 2.f)},
+      std::vector<Input> in{{rnd(Shape{a.B, a.Sq, a.Hq, a.hd}, sd, -2.f, 2.f)},
+                            {rnd(Shape{a.B, a.Sk, a.Hkv, a.hd}, sd + 1, -2.f, 2.f)},
                             {rnd(Shape{a.B, a.Sk, a.Hkv, a.hd}, sd + 2)}};
       if (a.padded) in.push_back({padding_mask(a.B, a.Sk, a.padded)});
       return in;
@@ -265,7 +291,12 @@ void attention_cases(std::vector<OpCase>& out) {
 }
 
 void conv_cases(std::vector<OpCase>& out) {
-  struct C { Shape x; int64_t Co, k; int stride, pt, pl, pb, pr; const char* what; };
+  struct C {
+    Shape x;
+    int64_t Co, k;
+    int stride, pt, pl, pb, pr;
+    const char* what;
+  };
   for (const C& v : {C{{2, 8, 13, 11}, 6, 3, 1, 1, 1, 1, 1, "3x3 pad 1"},
                      C{{1, 6, 15, 16}, 5, 3, 2, 0, 0, 1, 1, "stride 2, pad (0,1,0,1)"},
                      C{{2, 12, 7, 9}, 10, 1, 1, 0, 0, 0, 0, "1x1"},
@@ -276,10 +307,13 @@ void conv_cases(std::vector<OpCase>& out) {
     OpCase c = make_case("conv2d", std::string(v.what) + " " + v.x.str() + " -> " + std::to_string(v.Co),
                          2.0 * v.x[0] * v.Co * Ho * Wo * v.x[1] * v.k * v.k, true);
     c.make = [v](uint32_t sd) {
-      return std::vector<Input>{{rnd(v.x, sd)}, {rnd(Shape{v.Co, v.x[1], v.k, v.k}, sd + 1, -0.1f, 0.1f), true},
+      return std::vector<Input>{{rnd(v.x, sd)},
+                                {rnd(Shape{v.Co, v.x[1], v.k, v.k}, sd + 1, -0.1f, 0.1f), true},
                                 {rnd(Shape{v.Co}, sd + 2), true}};
     };
-    c.run = [v](Backend& be, std::vector<Tensor>& t) { return be.conv2d(t[0], t[1], &t[2], v.stride, v.pt, v.pl, v.pb, v.pr); };
+    c.run = [v](Backend& be, std::vector<Tensor>& t) {
+      return be.conv2d(t[0], t[1], &t[2], v.stride, v.pt, v.pl, v.pb, v.pr);
+    };
     c.reference = [v](const std::vector<Input>& in) {
       return ref::conv2d(in[0].host, in[1].host, &in[2].host, v.stride, v.pt, v.pl, v.pb, v.pr);
     };

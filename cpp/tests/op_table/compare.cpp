@@ -44,13 +44,15 @@ SegmentError compare_segments(const std::vector<double>& out, const std::vector<
   double worst_excess = -1;
   for (int64_t b = 0; b < std::max<int64_t>(1, seg.batch); ++b)
     for (size_t r = 0; r + 1 < bounds.size(); ++r) {
-      const size_t begin = size_t(b) * per_item + size_t(bounds[r]) * inner, end = size_t(b) * per_item + size_t(bounds[r + 1]) * inner;
+      const size_t begin = size_t(b) * per_item + size_t(bounds[r]) * inner,
+                   end = size_t(b) * per_item + size_t(bounds[r + 1]) * inner;
       if (begin == end) continue;
       SegmentError s = one_segment(out, want, begin, end);
       const double excess = std::max(s.rel / tol.rel, s.max_abs / tol.max_abs);
       if (!(excess <= worst_excess)) {
         worst_excess = std::isnan(excess) ? INFINITY : excess;
-        s.where = "item " + std::to_string(b) + " rows [" + std::to_string(bounds[r]) + ", " + std::to_string(bounds[r + 1]) + ")";
+        s.where = "item " + std::to_string(b) + " rows [" + std::to_string(bounds[r]) + ", " +
+                  std::to_string(bounds[r + 1]) + ")";
         s.ok = excess <= 1.0;
         worst = s;
       }

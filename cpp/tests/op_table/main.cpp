@@ -2,7 +2,8 @@
 //   test: the CPU backend against the reference loops, every other available backend against the CPU
 //         backend; relative and max-abs error per segment; slow kernel paths fail the run.
 //   perf: time per op on each backend, TFLOP/s or GB/s, and the op's floor at the given peaks.
-// Usage: ovis_op_table test|perf [--backend cpu|cuda|all] [--precision bf16|fp32|both] [--sizes small|full|all] [--max-work X]
+// Usage: ovis_op_table test|perf [--backend cpu|cuda|all] [--precision bf16|fp32|both] [--sizes small|full|all]
+// [--max-work X]
 //        [--min-work X] [--op NAME] [--seed N] [--threads N] [--reps N] [--peak-tflops X] [--peak-gbs X]
 #include <algorithm>
 #include <chrono>
@@ -31,33 +32,49 @@ struct Options {
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr, "ovis_op_table: %s\nusage: ovis_op_table test|perf [--backend cpu|cuda|all] "
-               "[--precision bf16|fp32|both] [--sizes small|full|all] [--max-work X] [--min-work X] [--op NAME] [--seed N] [--threads N] "
-               "[--reps N] [--peak-tflops X] [--peak-gbs X]\n", why.c_str());
+  std::fprintf(stderr,
+               "ovis_op_table: %s\nusage: ovis_op_table test|perf [--backend cpu|cuda|all] "
+               "[--precision bf16|fp32|both] [--sizes small|full|all] [--max-work X] [--min-work X] [--op NAME] "
+               "[--seed N] [--threads N] "
+               "[--reps N] [--peak-tflops X] [--peak-gbs X]\n",
+               why.c_str());
   std::exit(2);
 }
 
 Options parse(int argc, char** argv) {
   Options o;
-  if (argc < 2 || (std::strcmp(argv[1], "test") != 0 && std::strcmp(argv[1], "perf") != 0)) usage("mode must be test or perf");
+  if (argc < 2 || (std::strcmp(argv[1], "test") != 0 && std::strcmp(argv[1], "perf") != 0))
+    usage("mode must be test or perf");
   o.mode = argv[1];
   o.seed = std::random_device{}();
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) usage(a + " needs a value");
     const char* v = argv[++i];
-    if (a == "--backend") o.backend = v;
-    else if (a == "--precision") o.precision = v;
-    else if (a == "--op") o.op = v;
-    else if (a == "--sizes") o.sizes = v;
-    else if (a == "--max-work") o.max_work = std::atof(v);
-    else if (a == "--min-work") o.min_work = std::atof(v);
-    else if (a == "--seed") o.seed = uint32_t(std::strtoul(v, nullptr, 10));
-    else if (a == "--threads") o.threads = std::atoi(v);
-    else if (a == "--reps") o.reps = std::max(1, std::atoi(v));
-    else if (a == "--peak-tflops") o.peak_tflops = std::atof(v);
-    else if (a == "--peak-gbs") o.peak_gbs = std::atof(v);
-    else usage("unknown option " + a);
+    if (a == "--backend")
+      o.backend = v;
+    else if (a == "--precision")
+      o.precision = v;
+    else if (a == "--op")
+      o.op = v;
+    else if (a == "--sizes")
+      o.sizes = v;
+    else if (a == "--max-work")
+      o.max_work = std::atof(v);
+    else if (a == "--min-work")
+      o.min_work = std::atof(v);
+    else if (a == "--seed")
+      o.seed = uint32_t(std::strtoul(v, nullptr, 10));
+    else if (a == "--threads")
+      o.threads = std::atoi(v);
+    else if (a == "--reps")
+      o.reps = std::max(1, std::atoi(v));
+    else if (a == "--peak-tflops")
+      o.peak_tflops = std::atof(v);
+    else if (a == "--peak-gbs")
+      o.peak_gbs = std::atof(v);
+    else
+      usage("unknown option " + a);
   }
   return o;
 }
@@ -75,7 +92,8 @@ Tensor clone_host(const Tensor& t) {
 // Fresh device copies of the inputs (in-place ops must not touch the host originals).
 std::vector<Tensor> upload_all(Backend& be, const std::vector<Input>& in) {
   std::vector<Tensor> t;
-  for (const Input& i : in) t.push_back(i.weight ? be.upload_weight(clone_host(i.host)) : be.upload(clone_host(i.host)));
+  for (const Input& i : in)
+    t.push_back(i.weight ? be.upload_weight(clone_host(i.host)) : be.upload(clone_host(i.host)));
   return t;
 }
 
@@ -94,7 +112,8 @@ Output run_case(Backend& be, const OpCase& c, const std::vector<Input>& in) {
 void round_to_bf16(std::vector<Input>& in) {
   for (Input& i : in)
     if (i.host.dtype == DType::F32)
-      for (int64_t k = 0; k < i.host.numel(); ++k) i.host.ptr<float>()[k] = bf16_to_f32(f32_to_bf16(i.host.ptr<float>()[k]));
+      for (int64_t k = 0; k < i.host.numel(); ++k)
+        i.host.ptr<float>()[k] = bf16_to_f32(f32_to_bf16(i.host.ptr<float>()[k]));
 }
 
 struct Target {
@@ -105,8 +124,7 @@ struct Target {
 
 std::vector<Target> targets(const Options& o) {
   std::vector<Target> t;
-  if (o.backend == "cpu" || o.backend == "all")
-    t.push_back({"cpu", create_cpu_backend(o.threads), {3e-5, 3e-4}});
+  if (o.backend == "cpu" || o.backend == "all") t.push_back({"cpu", create_cpu_backend(o.threads), {3e-5, 3e-4}});
   if (o.backend == "cuda" || o.backend == "all") {
     for (const char* p : {"bf16", "fp32"}) {
       if (o.precision != "both" && o.precision != p) continue;
@@ -114,7 +132,8 @@ std::vector<Target> targets(const Options& o) {
       bo.device = "cuda";
       bo.fp32 = std::strcmp(p, "fp32") == 0;
       try {
-        t.push_back({std::string("cuda ") + p, create_backend(bo), bo.fp32 ? Tolerance{1e-4, 1e-3} : Tolerance{2e-2, 8e-2}});
+        t.push_back(
+            {std::string("cuda ") + p, create_backend(bo), bo.fp32 ? Tolerance{1e-4, 1e-3} : Tolerance{2e-2, 8e-2}});
       } catch (const Error& e) {
         if (o.backend == "cuda") throw;
         std::printf("cuda %s: not available (%s)\n", p, e.what());
@@ -131,7 +150,8 @@ bool selected(const Options& o, const OpCase& c) {
 }
 
 void report(const char* verdict, const OpCase& c, const std::string& target, const std::string& what, double ms) {
-  std::printf("%-4s %-18s %-60s %-9s %s (%.0f ms)\n", verdict, c.op.c_str(), c.label.c_str(), target.c_str(), what.c_str(), ms);
+  std::printf("%-4s %-18s %-60s %-9s %s (%.0f ms)\n", verdict, c.op.c_str(), c.label.c_str(), target.c_str(),
+              what.c_str(), ms);
   std::fflush(stdout);
 }
 
@@ -195,7 +215,8 @@ int run_tests(const Options& o, std::vector<Target>& ts) {
     seed += 101;
   }
   const bool paths = paths_ok(ts);
-  std::printf("op table test: %d cases, %d failed, seed %u%s\n", run, failed, o.seed, paths ? "" : ", slow paths taken");
+  std::printf("op table test: %d cases, %d failed, seed %u%s\n", run, failed, o.seed,
+              paths ? "" : ", slow paths taken");
   return failed == 0 && paths && run > 0 ? 0 : 1;
 }
 
@@ -215,7 +236,11 @@ double time_case(Backend& be, const OpCase& c, const std::vector<Input>& in, int
 }
 
 double peak_for(const Options& o, const Target& t, bool flops) {
-  if (flops) return o.peak_tflops > 0 ? o.peak_tflops * 1e12 : (t.label == "cuda bf16" ? 790e12 : t.label == "cuda fp32" ? 60e12 : 0);
+  if (flops)
+    return o.peak_tflops > 0 ? o.peak_tflops * 1e12
+                             : (t.label == "cuda bf16"   ? 790e12
+                                : t.label == "cuda fp32" ? 60e12
+                                                         : 0);
   return o.peak_gbs > 0 ? o.peak_gbs * 1e9 : (t.label == "cpu" ? 0 : 3.35e12);
 }
 
@@ -233,8 +258,8 @@ int run_perf(const Options& o, std::vector<Target>& ts) {
       std::snprintf(rate_s, sizeof rate_s, c.flops ? "%.2f TFLOP/s" : "%.1f GB/s", c.flops ? rate / 1e12 : rate / 1e9);
       std::snprintf(floor_s, sizeof floor_s, peak > 0 ? "%.4f" : "-", floor_ms);
       std::snprintf(ratio_s, sizeof ratio_s, peak > 0 ? "%.1f" : "-", ms / std::max(floor_ms, 1e-9));
-      std::printf("| %-18s | %-60s | %-9s | %9.4f | %12s | %9s | %7s |\n", c.op.c_str(), c.label.c_str(), t.label.c_str(), ms,
-                  rate_s, floor_s, ratio_s);
+      std::printf("| %-18s | %-60s | %-9s | %9.4f | %12s | %9s | %7s |\n", c.op.c_str(), c.label.c_str(),
+                  t.label.c_str(), ms, rate_s, floor_s, ratio_s);
       std::fflush(stdout);
     }
   }

@@ -25,7 +25,7 @@ struct Segments {
 
 struct OpCase {
   std::string op, label;
-  double work = 0;      // FLOP when flops, else bytes read + written
+  double work = 0;  // FLOP when flops, else bytes read + written
   bool flops = true;
   double tol_scale = 1;  // loosens the tolerances for ops with long reductions in low precision
   std::function<std::vector<Input>(uint32_t seed)> make;

@@ -9,10 +9,14 @@ namespace ovis::optable::ref {
 namespace {
 double at(const Tensor& t, int64_t i) {
   switch (t.dtype) {
-    case DType::F32: return t.ptr<float>()[i];
-    case DType::BF16: return bf16_to_f32(t.ptr<uint16_t>()[i]);
-    case DType::F16: return f16_to_f32(t.ptr<uint16_t>()[i]);
-    case DType::I32: return t.ptr<int32_t>()[i];
+    case DType::F32:
+      return t.ptr<float>()[i];
+    case DType::BF16:
+      return bf16_to_f32(t.ptr<uint16_t>()[i]);
+    case DType::F16:
+      return f16_to_f32(t.ptr<uint16_t>()[i]);
+    case DType::I32:
+      return t.ptr<int32_t>()[i];
   }
   return 0;
 }
@@ -148,7 +152,8 @@ Vec attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, b
           double s = -std::numeric_limits<double>::infinity();
           if (visible) {
             s = 0;
-            for (int64_t d = 0; d < hd; ++d) s += at(q, ((b * Sq + i) * Hq + h) * hd + d) * at(k, ((b * Sk + j) * Hkv + hk) * hd + d);
+            for (int64_t d = 0; d < hd; ++d)
+              s += at(q, ((b * Sq + i) * Hq + h) * hd + d) * at(k, ((b * Sk + j) * Hkv + hk) * hd + d);
             s *= scale;
           }
           p[size_t(j)] = s;
@@ -158,7 +163,8 @@ Vec attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale, b
         for (int64_t j = 0; j < Sk; ++j) sum += (p[size_t(j)] = std::exp(p[size_t(j)] - mx));
         for (int64_t j = 0; j < Sk; ++j)
           for (int64_t d = 0; d < hd; ++d)
-            out[size_t(((b * Sq + i) * Hq + h) * hd + d)] += p[size_t(j)] / sum * at(v, ((b * Sk + j) * Hkv + hk) * hd + d);
+            out[size_t(((b * Sq + i) * Hq + h) * hd + d)] +=
+                p[size_t(j)] / sum * at(v, ((b * Sk + j) * Hkv + hk) * hd + d);
       }
   return out;
 }
