@@ -6,7 +6,7 @@
 set -uo pipefail
 
 say() { echo "ensure-python-hub: $*"; }
-version() { python3 -c 'import sys, huggingface_hub as h; print(f"Python {sys.version.split()[0]}, huggingface_hub {h.__version__}")' 2>/dev/null; }
+version() { python3 -c 'import sys, filelock, huggingface_hub as h; print(f"Python {sys.version.split()[0]}, huggingface_hub {h.__version__}")' 2>/dev/null; }
 
 if ! command -v python3 >/dev/null 2>&1; then
   say "python3 is not on PATH; nothing installed (the Python compatibility tests will fail; set OVIS_SKIP_PYTHON_TESTS=1 to skip them)"
@@ -21,8 +21,8 @@ fi
 args=()
 [ -d /opt/pypi/simple ] && args+=(--index-url file:///opt/pypi/simple)
 [ -d /opt/pypi-more/simple ] && args+=(--extra-index-url file:///opt/pypi-more/simple)
-say "huggingface_hub is missing; running: python3 -m pip install ${args[*]:-} huggingface-hub"
-if ! python3 -m pip install --quiet --disable-pip-version-check "${args[@]}" huggingface-hub; then
+say "huggingface_hub is missing; running: python3 -m pip install ${args[*]:-} huggingface-hub filelock"
+if ! python3 -m pip install --quiet --disable-pip-version-check "${args[@]}" huggingface-hub filelock; then
   say "pip install failed (see above); the Python compatibility tests will fail"
   exit 0
 fi
