@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -44,6 +45,18 @@ struct Engine::Impl {
   // one image at a time (bounded memory; each image decodes as it would alone), whole or tiled.
   Tensor decode_packed(const Tensor& packed, int64_t h, int64_t w, const VaeTiling& tiling, const CancelFlag* cancel);
   void start_layer_offload();
+  // Steps of Engine::generate.
+  // One prompt's conditioning, host F32 [1, T - drop, Ctx]: the given embeddings, or the text encoder's
+  // (load_text_weights brings its weights in before the first use).
+  Tensor condition(const GenerateRequest& req, const Tensor& embeds, const Tensor& ids, const Tensor& mask,
+                   const std::string& what, const std::function<void()>& load_text_weights, const CancelFlag* cancel);
+  // Both prompts' conditioning into result (the negative one only with CFG).
+  void encode_prompts(const GenerateRequest& req, bool cfg, GenerateResult& result, const CancelFlag* cancel);
+  // The unpacked start latents: the noise, or (image-to-image) the noised image latents; trims in.sigmas.
+  Tensor start_latents(Engine& engine, const GenerateRequest& req, SamplerInputs& in, const CancelFlag* cancel);
+  // Per-step work: the non-finite check, then the caller's step event with its optional preview.
+  SamplerHook step_hook(const GenerateRequest& req, const StepCallback& on_step, int64_t h, int64_t w,
+                        const CancelFlag* cancel);
 
   const Qwen3& need_text() const {
     if (!text) fail("OVIS_BAD_WEIGHTS", "the weight plan has no text encoder (no te.* config)");
@@ -443,85 +456,64 @@ Tensor Engine::Impl::image_latents(Engine& engine, const Tensor& image01, const 
   return mean;
 }
 
-GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& on_step, const CancelFlag* cancel) {
-  const MMDiT& dit = impl_->need_dit();
-  impl_->need_decoder();
-  impl_->weights->check_files_unchanged();
-  const DitConfig& dc = dit.config();
-  const VaeConfig& vc = impl_->plan.vae;
-  Backend& be = *impl_->be;
-  const bool cfg = req.guidance > 1.0f;
-  check_generate_request(req, dc, vc);  // everything before any work
-  if (req.init_image.defined() && !impl_->encoder)
-    fail("OVIS_BAD_WEIGHTS",
-         "image-to-image needs the VAE encoder, and the VAE weights have none (vae.enc.* tensors missing)");
+Tensor Engine::Impl::condition(const GenerateRequest& req, const Tensor& embeds, const Tensor& ids, const Tensor& mask,
+                               const std::string& what, const std::function<void()>& load_text_weights,
+                               const CancelFlag* cancel) {
+  const DitConfig& dc = need_dit().config();
+  if (embeds.defined()) {
+    require_host(embeds, DType::F32, what + " embeddings", "[1, T, " + std::to_string(dc.context_dim) + "]");
+    OVIS_CHECK_ARG(
+        embeds.shape.rank == 3 && embeds.shape[0] == 1 && embeds.shape[1] > 0 && embeds.shape[2] == dc.context_dim,
+        what + " embeddings must be [1, T, " + std::to_string(dc.context_dim) + "], got " + embeds.shape.str());
+    Tensor copy = host_f32(embeds.shape);
+    convert_to_f32(embeds.data, DType::F32, copy.ptr<float>(), size_t(embeds.numel()));
+    return copy;
+  }
+  const Qwen3& qwen = need_text();
+  Tensor maskf = check_tokens(ids, mask, qwen.config().vocab, what);
+  OVIS_CHECK_ARG(ids.shape[0] == 1, what + " ids must be [1, T], got " + ids.shape.str());
+  OVIS_CHECK_ARG(req.drop_prefix >= 0 && req.drop_prefix < ids.shape[1],
+                 "drop_prefix must be in [0, " + std::to_string(ids.shape[1]) + ")");
+  OVIS_CHECK_ARG(qwen.config().hidden == dc.context_dim,
+                 "the text encoder width " + std::to_string(qwen.config().hidden) +
+                     " differs from the transformer context width " + std::to_string(dc.context_dim));
+  load_text_weights();
+  Tensor hidden = be->to_host_f32(qwen.forward(*be, be->upload(ids), be->upload(maskf), cancel));
+  return masked_embeds(hidden, maskf, req.drop_prefix);
+}
 
-  GenerateResult result;
-  auto t0 = Clock::now();
-  // ---- text conditioning ----
-  std::optional<TextWeightsInUse> text_in_use;  // made on the first prompt that needs encoding
-  auto condition = [&](const Tensor& embeds, const Tensor& ids, const Tensor& mask, const std::string& what) {
-    if (embeds.defined()) {
-      require_host(embeds, DType::F32, what + " embeddings", "[1, T, " + std::to_string(dc.context_dim) + "]");
-      OVIS_CHECK_ARG(
-          embeds.shape.rank == 3 && embeds.shape[0] == 1 && embeds.shape[1] > 0 && embeds.shape[2] == dc.context_dim,
-          what + " embeddings must be [1, T, " + std::to_string(dc.context_dim) + "], got " + embeds.shape.str());
-      Tensor copy = host_f32(embeds.shape);
-      convert_to_f32(embeds.data, DType::F32, copy.ptr<float>(), size_t(embeds.numel()));
-      return copy;
-    }
-    const Qwen3& text = impl_->need_text();
-    Tensor maskf = check_tokens(ids, mask, text.config().vocab, what);
-    OVIS_CHECK_ARG(ids.shape[0] == 1, what + " ids must be [1, T], got " + ids.shape.str());
-    OVIS_CHECK_ARG(req.drop_prefix >= 0 && req.drop_prefix < ids.shape[1],
-                   "drop_prefix must be in [0, " + std::to_string(ids.shape[1]) + ")");
-    OVIS_CHECK_ARG(text.config().hidden == dc.context_dim,
-                   "the text encoder width " + std::to_string(text.config().hidden) +
-                       " differs from the transformer context width " + std::to_string(dc.context_dim));
-    if (!text_in_use) text_in_use.emplace(*impl_->weights, be, impl_->release_text);
-    Tensor hidden = be.to_host_f32(text.forward(be, be.upload(ids), be.upload(maskf), cancel));
-    return masked_embeds(hidden, maskf, req.drop_prefix);
+void Engine::Impl::encode_prompts(const GenerateRequest& req, bool cfg, GenerateResult& result,
+                                  const CancelFlag* cancel) {
+  std::optional<TextWeightsInUse> in_use;  // made on the first prompt that needs encoding
+  const std::function<void()> load_text_weights = [&] {
+    if (!in_use) in_use.emplace(*weights, *be, release_text);
   };
-  result.prompt_embeds = condition(req.prompt_embeds, req.ids, req.mask, "prompt");
+  result.prompt_embeds = condition(req, req.prompt_embeds, req.ids, req.mask, "prompt", load_text_weights, cancel);
   require_finite(result.prompt_embeds, "the text encoder output for the prompt");
-  if (cfg) {
-    result.negative_embeds = condition(req.negative_embeds, req.neg_ids, req.neg_mask, "negative prompt");
-    require_finite(result.negative_embeds, "the text encoder output for the negative prompt");
-    OVIS_CHECK_ARG(result.negative_embeds.shape == result.prompt_embeds.shape,
-                   "negative prompt conditioning must have the prompt's shape " + result.prompt_embeds.shape.str() +
-                       ", got " + result.negative_embeds.shape.str());
-  }
-  text_in_use.reset();  // the text weights are not needed while denoising
-  be.sync();
-  result.ms_text = ms_since(t0);
+  if (!cfg) return;  // in_use releases the text weights: not needed while denoising
+  result.negative_embeds =
+      condition(req, req.negative_embeds, req.neg_ids, req.neg_mask, "negative prompt", load_text_weights, cancel);
+  require_finite(result.negative_embeds, "the text encoder output for the negative prompt");
+  OVIS_CHECK_ARG(result.negative_embeds.shape == result.prompt_embeds.shape,
+                 "negative prompt conditioning must have the prompt's shape " + result.prompt_embeds.shape.str() +
+                     ", got " + result.negative_embeds.shape.str());
+}
 
-  // ---- start point: the noise, or (image-to-image) the noised image latents ----
-  t0 = Clock::now();
-  const int64_t h = req.noise.shape[2], w = req.noise.shape[3];
-  SamplerInputs in;
+Tensor Engine::Impl::start_latents(Engine& engine, const GenerateRequest& req, SamplerInputs& in,
+                                   const CancelFlag* cancel) {
   in.sigmas = req.sigmas;
-  Tensor start = req.noise;
-  if (req.init_image.defined()) {
-    const int first = img2img_start_index(int(req.sigmas.size()) - 1, req.strength);
-    in.sigmas.erase(in.sigmas.begin(), in.sigmas.begin() + first);
-    start = img2img_start_latents(req.noise, impl_->image_latents(*this, req.init_image, req.vae_tiling, cancel),
-                                  in.sigmas[0]);
-  }
+  if (!req.init_image.defined()) return req.noise;
+  const int first = img2img_start_index(int(req.sigmas.size()) - 1, req.strength);
+  in.sigmas.erase(in.sigmas.begin(), in.sigmas.begin() + first);
+  return img2img_start_latents(req.noise, image_latents(engine, req.init_image, req.vae_tiling, cancel), in.sigmas[0]);
+}
 
-  // ---- denoise ----
-  const int64_t T = result.prompt_embeds.shape[1];
-  const int n_axes = int(dc.axes_dims.size());
-  RopeTables rope = dit.rope(be, text_position_ids(T, n_axes), image_position_ids(h / 2, w / 2, n_axes));
-  in.x = be.upload(pack_latents(start));
-  in.ctx = be.upload(result.prompt_embeds);
-  if (cfg) in.ctx_neg = be.upload(result.negative_embeds);
-  in.guidance = req.guidance;
-  in.max_batch = req.max_batch > 0 ? req.max_batch : max_batch_for(dc, T + (h / 2) * (w / 2), cfg);
-  in.x0_every = req.preview == PreviewKind::Vae ? req.preview_every : 0;
+SamplerHook Engine::Impl::step_hook(const GenerateRequest& req, const StepCallback& on_step, int64_t h, int64_t w,
+                                    const CancelFlag* cancel) {
   // The latents come to the host after every step (L x 64 floats: 1 MB at 1024x1024) to catch
   // NaN/Inf at the step that made them, not as a black image at the end.
-  const SamplerHook hook = [&](const SamplerStep& s) {
-    Tensor latents = be.to_host_f32(*s.x);
+  return [this, &req, &on_step, h, w, cancel](const SamplerStep& s) {
+    Tensor latents = be->to_host_f32(*s.x);
     if (const char* kind = first_non_finite(latents))
       fail("OVIS_NON_FINITE", std::string("latents became ") + kind + " at step " + std::to_string(s.step) + " of " +
                                   std::to_string(s.steps) + ": the MMDiT output is not finite" + kNonFiniteHint);
@@ -535,16 +527,48 @@ GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& 
     if (req.preview != PreviewKind::None && s.step % req.preview_every == 0) {
       preview = req.preview == PreviewKind::Latent
                     ? latent_rgb_preview(latents, h, w)
-                    : impl_->decode_packed(be.to_host_f32(*s.x0), h, w, req.vae_tiling, cancel);
+                    : decode_packed(be->to_host_f32(*s.x0), h, w, req.vae_tiling, cancel);
       info.preview = &preview;
     }
     on_step(info);
   };
-  Tensor x = euler_sample(be, dit, in, rope, hook, cancel);
+}
+
+GenerateResult Engine::generate(const GenerateRequest& req, const StepCallback& on_step, const CancelFlag* cancel) {
+  const MMDiT& dit = impl_->need_dit();
+  impl_->need_decoder();
+  impl_->weights->check_files_unchanged();
+  const DitConfig& dc = dit.config();
+  Backend& be = *impl_->be;
+  const bool cfg = req.guidance > 1.0f;
+  check_generate_request(req, dc, impl_->plan.vae);  // everything before any work
+  if (req.init_image.defined() && !impl_->encoder)
+    fail("OVIS_BAD_WEIGHTS",
+         "image-to-image needs the VAE encoder, and the VAE weights have none (vae.enc.* tensors missing)");
+
+  GenerateResult result;
+  auto t0 = Clock::now();
+  impl_->encode_prompts(req, cfg, result, cancel);
+  be.sync();
+  result.ms_text = ms_since(t0);
+
+  t0 = Clock::now();
+  const int64_t h = req.noise.shape[2], w = req.noise.shape[3];
+  SamplerInputs in;
+  const Tensor start = impl_->start_latents(*this, req, in, cancel);
+  const int64_t T = result.prompt_embeds.shape[1];
+  const int n_axes = int(dc.axes_dims.size());
+  RopeTables rope = dit.rope(be, text_position_ids(T, n_axes), image_position_ids(h / 2, w / 2, n_axes));
+  in.x = be.upload(pack_latents(start));
+  in.ctx = be.upload(result.prompt_embeds);
+  if (cfg) in.ctx_neg = be.upload(result.negative_embeds);
+  in.guidance = req.guidance;
+  in.max_batch = req.max_batch > 0 ? req.max_batch : max_batch_for(dc, T + (h / 2) * (w / 2), cfg);
+  in.x0_every = req.preview == PreviewKind::Vae ? req.preview_every : 0;
+  Tensor x = euler_sample(be, dit, in, rope, impl_->step_hook(req, on_step, h, w, cancel), cancel);
   result.latents = be.to_host_f32(x);
   result.ms_denoise = ms_since(t0);
 
-  // ---- decode ----
   check_cancel(cancel);
   t0 = Clock::now();
   result.image = impl_->decode_packed(result.latents, h, w, req.vae_tiling, cancel);
