@@ -4,6 +4,9 @@
 # when the import fails. Always exits 0 and says what happened: the test itself fails, with a pointer
 # here, when Python or the package is still missing.
 set -uo pipefail
+# The tests may run Python with another HOME, where the user site (~/.local) is not seen: count and
+# install only packages of the interpreter's own site.
+export PYTHONNOUSERSITE=1
 
 say() { echo "ensure-python-hub: $*"; }
 version() { python3 -c 'import sys, filelock, huggingface_hub as h; print(f"Python {sys.version.split()[0]}, huggingface_hub {h.__version__}")' 2>/dev/null; }
