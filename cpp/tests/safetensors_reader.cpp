@@ -1,5 +1,7 @@
 #include "safetensors_reader.h"
 
+#include "io/json_string.h"
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -39,65 +41,12 @@ struct Parser {
     }
     return false;
   }
+  // Strings are read by the engine's strict JSON string parser (the plan's paths use it too).
   std::string string() {
-    if (!eat('"')) bad("expected a string");
+    ws();
     std::string out;
-    while (i < s.size() && s[i] != '"') {
-      char c = s[i++];
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (i >= s.size()) bad("bad escape");
-      char e = s[i++];
-      switch (e) {
-        case 'n':
-          out += '\n';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'u': {
-          if (i + 4 > s.size()) bad("bad \\u escape");
-          unsigned cp = unsigned(std::stoul(s.substr(i, 4), nullptr, 16));
-          i += 4;
-          if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= s.size() && s[i] == '\\' && s[i + 1] == 'u') {
-            unsigned lo = unsigned(std::stoul(s.substr(i + 2, 4), nullptr, 16));
-            i += 6;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          if (cp < 0x80) {
-            out += char(cp);
-          } else if (cp < 0x800) {
-            out += char(0xC0 | (cp >> 6));
-            out += char(0x80 | (cp & 0x3F));
-          } else if (cp < 0x10000) {
-            out += char(0xE0 | (cp >> 12));
-            out += char(0x80 | ((cp >> 6) & 0x3F));
-            out += char(0x80 | (cp & 0x3F));
-          } else {
-            out += char(0xF0 | (cp >> 18));
-            out += char(0x80 | ((cp >> 12) & 0x3F));
-            out += char(0x80 | ((cp >> 6) & 0x3F));
-            out += char(0x80 | (cp & 0x3F));
-          }
-          break;
-        }
-        default:
-          out += e;
-      }
-    }
-    if (i >= s.size()) bad("unterminated string");
-    ++i;
+    const std::string error = parse_json_string(s, i, out);
+    if (!error.empty()) bad(error.c_str());
     return out;
   }
   Json value() {
