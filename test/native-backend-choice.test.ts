@@ -190,7 +190,7 @@ describe('the CUDA probe is asynchronous (issue 11)', () => {
   });
 
   it('rejects with AbortError when its signal aborts, and the next probe of the file runs again', async () => {
-    const file = fakeAddon('ovis_image.node', slow(20_000));
+    const file = fakeAddon('slow-abort.cjs', slow(20_000));
     const controller = new AbortController();
     const started = Date.now();
     setTimeout(() => controller.abort(), 100);
