@@ -67,7 +67,10 @@ Tensor CudaBackend::upload(const Tensor& host) {
   if (!host.defined() && host.numel() != 0) fail("OVIS_BAD_ARGUMENT", "upload: undefined tensor");
   Tensor out = alloc(host.shape, host.dtype);
   if (host.nbytes() > 0) {
-    CUDA_CHECK(cudaMemcpyAsync(out.data, host.data, host.nbytes(), cudaMemcpyHostToDevice, stream_));
+    // A weight in row parts is assembled here, on the device, never in host memory.
+    for_each_host_piece(host, [&](const void* p, size_t bytes, size_t offset) {
+      CUDA_CHECK(cudaMemcpyAsync(static_cast<uint8_t*>(out.data) + offset, p, bytes, cudaMemcpyHostToDevice, stream_));
+    });
     // The caller may free the host memory as soon as we return.
     CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
@@ -84,7 +87,8 @@ Tensor CudaBackend::to_host_f32(const Tensor& t) {
   if (!is_float(t.dtype)) fail("OVIS_BAD_ARGUMENT", "to_host_f32: tensor must be f32, f16 or bf16");
   if (t.device == DeviceKind::Host) {
     Tensor out = host_f32(t.shape);
-    convert_to_f32(t.data, t.dtype, out.ptr<float>(), size_t(t.numel()));
+    const Tensor whole = t.row_parts ? host_copy(t) : t;  // a weight kept in row parts
+    convert_to_f32(whole.data, whole.dtype, out.ptr<float>(), size_t(t.numel()));
     return out;
   }
   use_device();

@@ -24,10 +24,13 @@ Tensor CudaBackend::do_pin_host(const Tensor& host) {
   use_device();
   void* mem = nullptr;
   CUDA_CHECK(cudaHostAlloc(&mem, std::max<size_t>(host.nbytes(), 1), cudaHostAllocDefault));
-  if (host.nbytes() > 0) std::memcpy(mem, host.data, host.nbytes());
+  for_each_host_piece(host, [&](const void* p, size_t bytes, size_t offset) {
+    std::memcpy(static_cast<uint8_t*>(mem) + offset, p, bytes);
+  });
   Tensor out = host;
   out.storage = std::shared_ptr<void>(mem, [](void* p) { cudaFreeHost(p); });
   out.data = mem;
+  out.row_parts.reset();  // one piece now
   return out;
 }
 

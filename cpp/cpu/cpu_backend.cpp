@@ -45,7 +45,9 @@ Tensor CpuBackend::upload(const Tensor& host) {
   return host;  // same memory: memory-mapped weights stay mapped
 }
 
-Tensor CpuBackend::to_host_f32(const Tensor& t) { return op_to_host_f32(pool_, t); }
+Tensor CpuBackend::to_host_f32(const Tensor& t) {
+  return op_to_host_f32(pool_, t.row_parts ? host_copy(t) : t);  // a weight kept in row parts: assembled
+}
 
 Tensor CpuBackend::f32(const Tensor& t) { return op_cast(pool_, t, DType::F32); }
 

@@ -47,8 +47,10 @@ class CountingBackend final : public Backend {
     const size_t n = host.nbytes();
     std::shared_ptr<size_t> live = live_bytes;
     char* mem = new char[n];
-    std::memcpy(mem, host.data, n);
+    for_each_host_piece(host,
+                        [&](const void* src, size_t bytes, size_t offset) { std::memcpy(mem + offset, src, bytes); });
     Tensor t = host;
+    t.row_parts.reset();  // one piece now
     t.storage = std::shared_ptr<void>(mem, [live, n](void* p) {
       *live -= n;
       delete[] static_cast<char*>(p);

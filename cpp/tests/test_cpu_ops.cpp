@@ -2,9 +2,11 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <vector>
 
 #include "core/backend.h"
 #include "cpu/host_block_cache.h"
+#include "cpu/quant/quantize.h"
 #include "cpu/simd/cpu_features.h"
 #include "tests/testing.h"
 
@@ -140,6 +142,43 @@ TEST(linear_portable_path_matches) {
   Tensor y = cpu2().linear(x, w, nullptr);
   cpu::force_portable(false);
   CHECK_REL(y, ref_linear(x, w, nullptr), kTol, "portable kernel");
+}
+
+// A weight kept as stored in row blocks (q, k, v of a fused qkv) gives the products of the assembled
+// weight, bit for bit, for plain and block-quantized dtypes; other ops and reshapes refuse it.
+TEST(linear_row_parts_equal_assembled_weight) {
+  const int64_t K = 64, M = 9;
+  const int64_t rows[] = {3, 40, 21};
+  const int64_t N = 64;
+  for (DType wt : {DType::F32, DType::BF16, DType::F16, DType::Q8_0}) {
+    Tensor w = host_alloc(Shape{N, K}, wt);
+    if (wt == DType::Q8_0) {
+      Tensor vals = random_tensor(Shape{N, K}, DType::F32, 21);
+      cpu::quantize_values(wt, vals.ptr<float>(), w.data, vals.numel());
+    } else {
+      w = random_tensor(Shape{N, K}, wt, 21);
+    }
+    std::vector<Tensor> parts;
+    int64_t r0 = 0;
+    for (int64_t r : rows) {
+      Tensor p = host_view(static_cast<uint8_t*>(w.data) + dtype_bytes(wt, r0 * K), Shape{r, K}, wt);
+      p.storage = w.storage;
+      parts.push_back(p);
+      r0 += r;
+    }
+    const Tensor w_parts = host_row_parts(parts, Shape{N, K}, wt);
+    CHECK(w_parts.defined() && w_parts.data == nullptr && w_parts.nbytes() == w.nbytes());
+    Tensor x = random_tensor(Shape{M, K}, DType::F32, 22);
+    Tensor b = random_tensor(Shape{N}, DType::F32, 23);
+    CHECK_MSG(ovis_test::same_bytes(cpu2().linear(x, w_parts, &b), cpu2().linear(x, w, &b)), dn(wt));
+    CHECK_THROWS_CODE(cpu2().silu(w_parts), "OVIS_BAD_ARGUMENT");
+    CHECK_THROWS_CODE(w_parts.view(Shape{N * K}), "OVIS_INTERNAL");
+  }
+  // Parts that do not stack to the shape are refused.
+  Tensor a = random_tensor(Shape{2, 8}, DType::F32, 24), c = random_tensor(Shape{3, 7}, DType::F32, 25);
+  CHECK_THROWS_CODE(host_row_parts({a, a}, Shape{5, 8}, DType::F32), "OVIS_INTERNAL");
+  CHECK_THROWS_CODE(host_row_parts({a, c}, Shape{5, 8}, DType::F32), "OVIS_INTERNAL");
+  CHECK_THROWS_CODE(host_row_parts({a}, Shape{2, 8}, DType::BF16), "OVIS_INTERNAL");
 }
 
 TEST(linear_threads_identical) {

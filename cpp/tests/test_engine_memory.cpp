@@ -77,8 +77,7 @@ std::map<std::string, Tensor> copied_tensors(Backend& be, const WeightPlan& p) {
   std::map<std::string, Tensor> out;
   for (const PlanTensor& t : p.tensors) {
     Tensor view = assemble_host_tensor(t, files);
-    Tensor own = host_alloc(view.shape, view.dtype);
-    std::memcpy(own.data, view.data, view.nbytes());
+    Tensor own = host_copy(view);
     out[t.name] = be.upload(own);
   }
   return out;
@@ -290,6 +289,30 @@ TEST(engine_file_plan_validates_shapes_first) {
     if (t.name == "te.layers.1.o.weight") std::swap(t.shape[0], t.shape[1]);
   p.files.assign(p.files.size(), "/nonexistent/never/mapped.safetensors");
   expect_bad_weights([&] { Engine e(p, EngineOptions{}); }, "te.layers.1.o.weight");
+}
+
+// The stored q/k/v (and up/gate) matrices of the golden model are not copied into a fused tensor: the
+// store holds row-part views of the mapping, and they upload to another backend as one assembled tensor.
+TEST(weight_store_keeps_stacked_matrices_as_stored) {
+  const WeightPlan p = plan();
+  auto be = create_cpu_backend(1);
+  WeightStore ws(p, *be);
+  int stacked = 0;
+  for (const PlanTensor& t : p.tensors) {
+    if (t.pieces.size() < 2 || t.shape.rank < 2) continue;
+    const Tensor& w = ws.get(t.name);
+    CHECK_MSG(w.row_parts && w.row_parts->size() == t.pieces.size() && w.data == nullptr, t.name);
+    ++stacked;
+    // Uploads copy the parts in order (for_each_host_piece): that gives the stacked bytes.
+    const Tensor whole = host_copy(w);
+    size_t at = 0;
+    for (const Tensor& part : *w.row_parts) {
+      CHECK(std::memcmp(static_cast<uint8_t*>(whole.data) + at, part.data, part.nbytes()) == 0);
+      at += part.nbytes();
+    }
+    CHECK(at == w.nbytes());
+  }
+  CHECK(stacked > 0);
 }
 
 TEST(weight_store_release_reload) {

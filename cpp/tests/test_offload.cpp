@@ -36,8 +36,7 @@ std::map<std::string, Tensor> tiny_tensors(Backend& be) {
   std::map<std::string, Tensor> out;
   for (const PlanTensor& t : plan.tensors) {
     Tensor view = assemble_host_tensor(t, files);
-    Tensor own = host_alloc(view.shape, view.dtype);
-    std::memcpy(own.data, view.data, view.nbytes());
+    Tensor own = host_copy(view);
     out[t.name] = be.upload(own);
   }
   return out;

@@ -80,8 +80,7 @@ BudgetEngine budget_engine() {
   for (const std::string& f : plan().files) files.push_back(std::make_shared<MappedFile>(f));
   for (const PlanTensor& t : plan().tensors) {
     Tensor view = assemble_host_tensor(t, files);
-    Tensor own = host_alloc(view.shape, view.dtype);
-    std::memcpy(own.data, view.data, view.nbytes());
+    Tensor own = host_copy(view);
     tensors[t.name] = own;
   }
   b.engine = std::make_unique<Engine>(std::move(counting), std::make_unique<WeightStore>(std::move(tensors)),

@@ -1,5 +1,7 @@
 // linear: y[..., N] = x[..., K] · w[N, K]^T (+ bias), the packed GEMM reading bf16/f16/f32 or
-// block-quantized weights (dequantized while packing).
+// block-quantized weights (dequantized while packing), in one piece or in row parts.
+#include <vector>
+
 #include "cpu/gemm/gemm.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
@@ -17,8 +19,15 @@ Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tenso
   int64_t rows = 1;  // product of the leading dims (K may be 0, so not numel / K)
   for (int i = 0; i + 1 < x.shape.rank; ++i) rows *= x.shape[i];
   StridedA A(x.data, x.dtype, K, 1);
-  StridedB B(w.data, w.dtype, 1, K);
-  gemm(&pool, rows, N, K, A, B, y.ptr<float>(), N);
+  // A weight in row parts (as its checkpoint stores it) is one product per part into its columns of y:
+  // each output value is the same sum as with the assembled weight.
+  const std::vector<Tensor> whole{w};
+  int64_t col = 0;
+  for (const Tensor& part : w.row_parts ? *w.row_parts : whole) {
+    StridedB B(part.data, part.dtype, 1, K);
+    gemm(&pool, rows, part.shape[0], K, A, B, y.ptr<float>() + col, N);
+    col += part.shape[0];
+  }
   if (bp) {
     float* yp = y.ptr<float>();
     pool.parallel_range(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {

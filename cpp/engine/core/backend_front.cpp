@@ -20,9 +20,10 @@ class Args {
 
   [[noreturn]] void bad(const std::string& what) const { fail("OVIS_BAD_ARGUMENT", std::string(op_) + ": " + what); }
 
-  // Defined and living on this backend's device (any dtype).
-  const Tensor& present(const Tensor& t, const char* name) const {
+  // Defined and living on this backend's device (any dtype); in one piece unless `parts_ok`.
+  const Tensor& present(const Tensor& t, const char* name, bool parts_ok = false) const {
     if (!t.defined()) bad(std::string(name) + " is undefined");
+    if (t.row_parts && !parts_ok) bad(std::string(name) + " is a weight stored in row parts; only linear reads those");
     if (t.device != be_.device())
       bad(std::string(name) + (t.device == DeviceKind::Host ? " is a host tensor; upload it to " : " is not on ") +
           be_.name() + " first");
@@ -46,7 +47,7 @@ class Args {
   }
   // linear also takes ggml block types (quantized rows); conv2d and embedding do not.
   const Tensor& linear_weight(const Tensor& t, const char* name) const {
-    present(t, name);
+    present(t, name, /*parts_ok=*/true);
     if (!is_weight_dtype(t.dtype) && !dtype_is_quantized(t.dtype))
       bad(std::string(name) + " has an unsupported weight dtype: " + describe(t));
     return t;
@@ -276,7 +277,7 @@ Tensor Backend::upload_async(const Tensor& host) {
 }
 
 void Backend::await_upload(const Tensor& t) {
-  Args(*this, "await_upload").present(t, "t");
+  Args(*this, "await_upload").present(t, "t", /*parts_ok=*/true);  // a weight as uploaded: in parts on the CPU
   do_await_upload(t);
 }
 

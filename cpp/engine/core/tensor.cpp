@@ -112,9 +112,53 @@ std::string Shape::str() const {
 Tensor Tensor::view(const Shape& s) const {
   if (s.numel() != numel())
     fail("OVIS_BAD_ARGUMENT", "view: cannot view " + shape.str() + " as " + s.str() + " (element counts differ)");
+  if (row_parts && s != shape) fail("OVIS_INTERNAL", "view: a weight stored in row parts cannot be reshaped");
   Tensor t = *this;
   t.shape = s;
   return t;
+}
+
+Tensor host_row_parts(std::vector<Tensor> parts, const Shape& shape, DType t) {
+  if (shape.rank < 1 || parts.empty()) fail("OVIS_INTERNAL", "row parts need a shape with rows and at least one part");
+  int64_t rows = 0;
+  for (const Tensor& p : parts) {
+    bool same_rows = p.shape.rank == shape.rank;
+    for (int i = 1; same_rows && i < shape.rank; ++i) same_rows = p.shape[i] == shape[i];
+    if (!same_rows || p.dtype != t || p.device != DeviceKind::Host || !p.data || p.row_parts)
+      fail("OVIS_INTERNAL", "row part " + p.shape.str() + " " + dtype_name(p.dtype) + " does not fit " + shape.str() +
+                                " " + dtype_name(t));
+    rows += p.shape[0];
+  }
+  if (rows != shape[0])
+    fail("OVIS_INTERNAL",
+         "row parts hold " + std::to_string(rows) + " rows, " + shape.str() + " needs " + std::to_string(shape[0]));
+  Tensor r;
+  r.dtype = t;
+  r.device = DeviceKind::Host;
+  r.shape = shape;
+  r.row_parts = std::make_shared<const std::vector<Tensor>>(std::move(parts));
+  return r;
+}
+
+void for_each_host_piece(const Tensor& t, const std::function<void(const void*, size_t, size_t)>& f) {
+  if (!t.row_parts) {
+    if (t.nbytes() > 0) f(t.data, t.nbytes(), 0);
+    return;
+  }
+  size_t offset = 0;
+  for (const Tensor& p : *t.row_parts) {
+    f(p.data, p.nbytes(), offset);
+    offset += p.nbytes();
+  }
+}
+
+Tensor host_copy(const Tensor& t) {
+  if (t.device != DeviceKind::Host) fail("OVIS_INTERNAL", "host_copy: not a host tensor");
+  Tensor out = host_alloc(t.shape, t.dtype);
+  for_each_host_piece(t, [&](const void* p, size_t bytes, size_t offset) {
+    std::memcpy(static_cast<uint8_t*>(out.data) + offset, p, bytes);
+  });
+  return out;
 }
 
 Tensor host_alloc(const Shape& s, DType t) {

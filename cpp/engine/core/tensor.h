@@ -1,6 +1,7 @@
 // Tensor: a typed, shaped, contiguous row-major view of memory owned by a backend (or the host).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -61,10 +62,20 @@ struct Tensor {
   DType dtype = DType::F32;
   DeviceKind device = DeviceKind::Host;
   Shape shape;
+  // A host weight kept where its checkpoint stores it, in several row blocks (e.g. q, k, v as one
+  // fused qkv): the parts, in order, are contiguous host tensors of this dtype whose rows stack to
+  // `shape`, and `data` is null. Only `linear` reads such a tensor; uploads assemble it on the device.
+  std::shared_ptr<const std::vector<Tensor>> row_parts;
 
   int64_t numel() const { return shape.numel(); }
   size_t nbytes() const { return dtype_bytes(dtype, numel()); }
-  bool defined() const { return data != nullptr || (numel() == 0 && storage != nullptr); }
+  bool defined() const { return data != nullptr || row_parts != nullptr || (numel() == 0 && storage != nullptr); }
+  // Drops the memory (storage, data and parts).
+  void reset_memory() {
+    storage.reset();
+    data = nullptr;
+    row_parts.reset();
+  }
   template <class T>
   T* ptr() const {
     return static_cast<T*>(data);
@@ -78,6 +89,13 @@ Tensor host_f32(const Shape& s);
 Tensor host_alloc(const Shape& s, DType t);
 // Non-owning host view of caller memory.
 Tensor host_view(void* data, const Shape& s, DType t);
+// A host tensor stored as row blocks (Tensor::row_parts); checks that the parts stack to `shape`.
+Tensor host_row_parts(std::vector<Tensor> parts, const Shape& shape, DType t);
+// Calls f(ptr, bytes, offset) for each contiguous piece of a host tensor's bytes, in order: the
+// tensor itself, or its row parts (what an upload or a host copy of it must copy).
+void for_each_host_piece(const Tensor& t, const std::function<void(const void*, size_t, size_t)>& f);
+// A contiguous copy of a host tensor in fresh host memory (row parts assembled).
+Tensor host_copy(const Tensor& t);
 
 // bf16/f16 <-> f32 conversions (round-to-nearest-even for f32->bf16/f16).
 float bf16_to_f32(uint16_t v);

@@ -1,5 +1,6 @@
 #include "io/mapped_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -75,6 +76,15 @@ MappedFile::MappedFile(const std::string& path, const FileIdentity* expected) : 
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(data_, size_t(size_));
+}
+
+void MappedFile::drop_pages(uint64_t offset, uint64_t bytes) const {
+  if (!data_ || offset >= size_) return;
+  const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
+  const uint64_t begin = offset / page * page;
+  const uint64_t end = std::min(size_, offset + bytes);
+  // Advice only: a failure leaves the pages resident, which is what happens without it.
+  ::madvise(static_cast<uint8_t*>(data_) + begin, size_t(end - begin), MADV_DONTNEED);
 }
 
 const uint8_t* MappedFile::range(uint64_t offset, uint64_t bytes, const std::string& what) const {

@@ -39,6 +39,10 @@ class MappedFile {
   // Throws Error("OVIS_WEIGHTS_CHANGED") when the file at path() is no longer the mapped one
   // (truncated, rewritten, replaced or deleted since it was mapped).
   void check_unchanged() const;
+  // Tells the kernel this process no longer needs the pages of [offset, offset + bytes) resident (a
+  // weight converted into other memory): they leave the process's RSS and come back from the file
+  // if read again. Safe for any range: the mapping is read-only and private.
+  void drop_pages(uint64_t offset, uint64_t bytes) const;
 
  private:
   std::string path_;

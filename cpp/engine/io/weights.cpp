@@ -56,12 +56,29 @@ Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_p
                                  t.shape.str() + " needs " + std::to_string(t.shape.numel()));
   // Block formats are read byte by byte (no alignment needed); plain dtypes need aligned element views.
   const size_t align = dtype_is_quantized(t.dtype) ? 1 : dtype_size(t.dtype);
-  if (t.pieces.size() == 1 && t.pieces[0].dtype == t.dtype && t.pieces[0].offset % align == 0) {
-    const uint8_t* p = piece_ptr(t.pieces[0], 0);
-    Tensor view = host_view(const_cast<uint8_t*>(p), t.shape, t.dtype);
-    // Aliasing shared_ptr: the view keeps its mapping alive.
-    view.storage = std::shared_ptr<void>(files[size_t(t.pieces[0].file)], const_cast<uint8_t*>(p));
+  auto as_stored = [&](const PlanPiece& p) { return p.dtype == t.dtype && p.offset % align == 0; };
+  // A view of piece i with the given shape; the aliasing shared_ptr keeps its mapping alive.
+  auto view_of = [&](size_t i, const Shape& shape) {
+    const uint8_t* p = piece_ptr(t.pieces[i], i);
+    Tensor view = host_view(const_cast<uint8_t*>(p), shape, t.dtype);
+    view.storage = std::shared_ptr<void>(files[size_t(t.pieces[i].file)], const_cast<uint8_t*>(p));
     return view;
+  };
+  if (t.pieces.size() == 1 && as_stored(t.pieces[0])) return view_of(0, t.shape);
+  // A matrix fused from several stored ones (q, k, v -> qkv) stays where it is stored, as row parts:
+  // copying it would put the fused weights (GBs at full size) in anonymous memory besides the mapping.
+  const int64_t row = t.shape.rank >= 2 && t.shape[0] > 0 ? t.shape.numel() / t.shape[0] : 0;
+  const bool rows_as_stored = row > 0 && std::all_of(t.pieces.begin(), t.pieces.end(), [&](const PlanPiece& p) {
+                                return as_stored(p) && p.shape.numel() % row == 0;
+                              });
+  if (t.pieces.size() > 1 && rows_as_stored) {
+    std::vector<Tensor> parts;
+    for (size_t i = 0; i < t.pieces.size(); ++i) {
+      Shape s = t.shape;
+      s[0] = t.pieces[i].shape.numel() / row;
+      parts.push_back(view_of(i, s));
+    }
+    return host_row_parts(std::move(parts), t.shape, t.dtype);
   }
   Tensor out;
   try {
@@ -75,6 +92,8 @@ Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_p
     size_t n = size_t(p.shape.numel());
     convert(piece_ptr(p, i), p.dtype, dst, t.dtype, n);
     dst += dtype_bytes(t.dtype, int64_t(n));
+    // The source pages were read once (a conversion, e.g. quantize on load): give them back.
+    files[size_t(p.file)]->drop_pages(p.offset, uint64_t(dtype_bytes(p.dtype, p.shape.numel())));
   }
   return out;
 }
@@ -141,9 +160,7 @@ bool WeightStore::can_reload(const std::string& prefix) const {
 void WeightStore::release(const std::string& prefix) {
   if (!can_reload(prefix)) fail("OVIS_INTERNAL", "weights " + prefix + "* cannot be released: no way to reload them");
   for (auto it = tensors_.lower_bound(prefix); it != tensors_.end() && starts_with(it->first, prefix); ++it) {
-    Tensor& t = it->second;
-    t.storage.reset();
-    t.data = nullptr;
+    it->second.reset_memory();
   }
 }
 
@@ -159,14 +176,13 @@ void WeightStore::install(const std::string& name, const Tensor& t) {
 void WeightStore::drop(const std::string& name) {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) fail("OVIS_INTERNAL", "drop: no tensor " + name);
-  it->second.storage.reset();
-  it->second.data = nullptr;
+  it->second.reset_memory();
 }
 
 void WeightStore::reload(const std::string& prefix) {
   for (auto it = tensors_.lower_bound(prefix); it != tensors_.end() && starts_with(it->first, prefix); ++it) {
     Tensor& t = it->second;
-    if (t.data || t.numel() == 0) continue;
+    if (t.defined() || t.numel() == 0) continue;
     auto load = loaders_.find(it->first);
     if (load == loaders_.end()) fail("OVIS_INTERNAL", "tensor " + it->first + " was released and has no loader");
     Tensor fresh = load_tensor(load->second, it->first, t.shape);
@@ -179,13 +195,13 @@ void WeightStore::reload(const std::string& prefix) {
 
 bool WeightStore::resident(const std::string& prefix) const {
   for (auto it = tensors_.lower_bound(prefix); it != tensors_.end() && starts_with(it->first, prefix); ++it)
-    if (!it->second.data && it->second.numel() != 0) return false;
+    if (!it->second.defined() && it->second.numel() != 0) return false;
   return true;
 }
 
 void WeightStore::forget_loaders(const std::function<bool(const std::string& name)>& keep) {
   for (auto it = loaders_.begin(); it != loaders_.end();) {
-    if (keep(it->first) || (!tensors_[it->first].data && tensors_[it->first].numel() != 0))
+    if (keep(it->first) || (!tensors_[it->first].defined() && tensors_[it->first].numel() != 0))
       ++it;  // a released tensor keeps its loader: it is its only way back
     else
       it = loaders_.erase(it);

@@ -14,7 +14,9 @@
 namespace ovis {
 
 // Assembles one plan tensor on the host: a single piece of the tensor's dtype is a zero-copy view
-// into its mapping (kept alive by the returned tensor); anything else is copied/converted.
+// into its mapping (kept alive by the returned tensor); a matrix stacked from several such pieces
+// (q, k, v -> qkv) is a set of row-part views (Tensor::row_parts), also without a copy; anything else
+// (conversions, quantize on load, vectors) is copied/converted into host memory.
 Tensor assemble_host_tensor(const PlanTensor& t, const std::vector<std::shared_ptr<MappedFile>>& files);
 
 class WeightStore {
