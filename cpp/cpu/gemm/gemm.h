@@ -57,7 +57,11 @@ MicroKernel micro_kernel();  // AVX2+FMA when available, else portable
 void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+// 2kMR x 2kNR tile from two consecutive A panels (a, a + kc * kMR) and two B panels (b, b + kc * kNR).
+void micro_kernel_avx512_wide(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 #endif
+// The wide kernel when the CPU has AVX-512F (cpu_features.h use_avx512), else null.
+MicroKernel wide_micro_kernel();
 
 // C = A · B (C overwritten, row stride ldc). pool may be null (serial). Results do not depend on the
 // number of threads (the blocking and summation order are fixed).
