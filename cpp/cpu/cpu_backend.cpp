@@ -7,20 +7,23 @@
 #include <fstream>
 #include <string>
 
+#include "cpu/gemm/gemm_bf16.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
 
 namespace ovis {
 
-std::unique_ptr<Backend> create_cpu_backend(int threads) {
+std::unique_ptr<Backend> create_cpu_backend(int threads, bool bf16) {
   if (threads < 0)
     fail("OVIS_BAD_ARGUMENT", "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
-  return std::make_unique<cpu::CpuBackend>(threads);
+  return std::make_unique<cpu::CpuBackend>(threads, bf16);
 }
 
 namespace cpu {
 
 CpuBackend::~CpuBackend() { trim_host_block_cache(); }
+
+bool CpuBackend::bf16_linear() const { return bf16_ && gemm_bf16_available(); }
 
 void CpuBackend::trim() { trim_host_block_cache(); }
 
@@ -60,7 +63,7 @@ void CpuBackend::in_place_f32(Tensor& x, F&& kernel) {
 
 Tensor CpuBackend::do_cast(const Tensor& t, DType to) { return op_cast(pool_, t, to); }
 Tensor CpuBackend::do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
-  return op_linear(pool_, x, w, bias);
+  return op_linear(pool_, x, w, bias, bf16_);
 }
 Tensor CpuBackend::do_embedding(const Tensor& table, const Tensor& ids) { return op_embedding(pool_, table, ids); }
 Tensor CpuBackend::do_silu(const Tensor& x) { return op_silu(pool_, f32(x)); }

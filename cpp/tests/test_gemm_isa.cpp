@@ -1,12 +1,14 @@
 // The GEMM's run-time variants against each other on random inputs: the AVX-512 wide kernel against
-// the AVX2 one (the same f32 arithmetic: equal within 1e-6, in fact bitwise), for float and
-// block-quantized weights.
+// the AVX2 one (the same f32 arithmetic: equal within 1e-6, in fact bitwise), and the bf16 GEMM
+// (AVX512-BF16) against the f32 one within bf16's error (1e-2), for float and block-quantized weights.
 #include <cstdio>
 #include <memory>
 
 #include "core/backend.h"
+#include "cpu/gemm/gemm_bf16.h"
 #include "cpu/quant/quantize.h"
 #include "cpu/simd/cpu_features.h"
+#include "cpu/thread_pool.h"
 #include "tests/testing.h"
 
 using namespace ovis;
@@ -41,11 +43,22 @@ const GemmCase kCases[] = {
     {19, 768, 45, DType::Q4_K},  {160, 1023, 4133, DType::BF16}, {12, 256, 32, DType::Q6_K},
 };
 
+// y = x · w^T through the gemm entry point fn (gemm or gemm_bf16).
+template <class Fn>
+Tensor run_gemm(Fn fn, const Tensor& x, const Tensor& w, cpu::ThreadPool& pool) {
+  const int64_t M = x.shape[0], K = x.shape[1], N = w.shape[0];
+  Tensor y = host_f32(Shape{M, N});
+  cpu::StridedA A(x.data, x.dtype, K, 1);
+  cpu::StridedB B(w.data, w.dtype, 1, K);
+  fn(&pool, M, N, K, A, B, y.ptr<float>(), N);
+  return y;
+}
+
 }  // namespace
 
 TEST(gemm_isa_env_and_force_switch_avx512) {
   cpu::force_avx2(true);
-  CHECK(!cpu::use_avx512() && !cpu::use_avx512_bf16());
+  CHECK(!cpu::use_avx512() && !cpu::use_avx512_bf16() && !cpu::gemm_bf16_available());
   cpu::force_avx2(false);
   cpu::force_portable(true);
   CHECK(!cpu::use_avx512() && !cpu::use_avx2());
@@ -68,4 +81,45 @@ TEST(gemm_avx512_wide_kernel_matches_avx2) {
     CHECK_REL(wide, to_f64(narrow), 1e-6, c.M << "x" << c.K << "x" << c.N << " " << dtype_name(c.wt));
     CHECK_MSG(ovis_test::same_bytes(wide, narrow), "same f32 arithmetic: bitwise " << c.M << "x" << c.K << "x" << c.N);
   }
+}
+
+TEST(gemm_bf16_matches_f32_within_bf16_error) {
+  if (!cpu::gemm_bf16_available()) {
+    std::printf("  (skipped: this CPU has no AVX512-BF16; gemm_bf16 runs the f32 GEMM)\n");
+    return;
+  }
+  cpu::ThreadPool pool(2);
+  uint32_t seed = 70;
+  for (const GemmCase& c : kCases) {
+    Tensor x = random_tensor(Shape{c.M, c.K}, DType::F32, seed++);
+    Tensor w = random_weights(c.N, c.K, c.wt, seed++);
+    Tensor y32 = run_gemm(cpu::gemm, x, w, pool);
+    Tensor y16 = run_gemm(cpu::gemm_bf16, x, w, pool);
+    const double e = rel_err(y16, to_f64(y32));
+    const char* name = dtype_name(c.wt);
+    CHECK_MSG(e <= 1e-2, "rel err " << e << " " << c.M << "x" << c.K << "x" << c.N << " " << name);
+    // bf16 rounding of f32 activations must show: the test could fail if gemm_bf16 were the f32 path.
+    CHECK_MSG(e > 1e-5, "bf16 GEMM equals f32 (" << e << "): not computing in bf16? " << name);
+    // Threads never change the result.
+    cpu::ThreadPool one(1);
+    CHECK(ovis_test::same_bytes(y16, run_gemm(cpu::gemm_bf16, x, w, one)));
+  }
+}
+
+TEST(gemm_bf16_exact_on_bf16_values_and_falls_back) {
+  cpu::ThreadPool pool(2);
+  // bf16-exact inputs with small integer values: every product and partial sum is exact in f32.
+  Tensor x = host_f32(Shape{29, 389});
+  for (int64_t i = 0; i < x.numel(); ++i) x.ptr<float>()[i] = float(int(i * 7 % 9) - 4);
+  Tensor w = host_alloc(Shape{45, 389}, DType::BF16);
+  for (int64_t i = 0; i < w.numel(); ++i) w.ptr<uint16_t>()[i] = f32_to_bf16(float(int(i * 5 % 7) - 3));
+  Tensor y32 = run_gemm(cpu::gemm, x, w, pool);
+  CHECK(ovis_test::same_bytes(run_gemm(cpu::gemm_bf16, x, w, pool), y32));
+  // Without AVX512-BF16 (here: forced off) gemm_bf16 is the f32 GEMM, never a crash.
+  Tensor r = random_tensor(Shape{30, 70}, DType::F32, 3);
+  Tensor wr = random_tensor(Shape{50, 70}, DType::BF16, 4);
+  cpu::force_avx2(true);
+  Tensor fallback = run_gemm(cpu::gemm_bf16, r, wr, pool), f32 = run_gemm(cpu::gemm, r, wr, pool);
+  cpu::force_avx2(false);
+  CHECK(ovis_test::same_bytes(fallback, f32));
 }

@@ -1,13 +1,14 @@
 // linear: y[..., N] = x[..., K] · w[N, K]^T (+ bias), the packed GEMM reading bf16/f16/f32 or
-// block-quantized weights (dequantized while packing).
+// block-quantized weights (dequantized while packing); with bf16 set, bf16 products (gemm_bf16.h).
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/gemm_bf16.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
 #include "cpu/thread_pool.h"
 
 namespace ovis::cpu {
 
-Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias) {
+Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias, bool bf16) {
   const int64_t K = x.shape[-1], N = w.shape[0];
   std::vector<float> bias_tmp;
   const float* bp = bias ? as_f32(*bias, bias_tmp) : nullptr;
@@ -18,7 +19,7 @@ Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tenso
   for (int i = 0; i + 1 < x.shape.rank; ++i) rows *= x.shape[i];
   StridedA A(x.data, x.dtype, K, 1);
   StridedB B(w.data, w.dtype, 1, K);
-  gemm(&pool, rows, N, K, A, B, y.ptr<float>(), N);
+  (bf16 ? gemm_bf16 : gemm)(&pool, rows, N, K, A, B, y.ptr<float>(), N);
   if (bp) {
     float* yp = y.ptr<float>();
     pool.parallel_range(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {

@@ -10,7 +10,8 @@ class ThreadPool;
 
 Tensor op_cast(ThreadPool& pool, const Tensor& t, DType to);
 Tensor op_to_host_f32(ThreadPool& pool, const Tensor& t);
-Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias);
+// bf16: bf16 products with f32 accumulation where the CPU has AVX512-BF16 (gemm_bf16.h), else f32.
+Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias, bool bf16 = false);
 Tensor op_embedding(ThreadPool& pool, const Tensor& table, const Tensor& ids);
 Tensor op_silu(ThreadPool& pool, const Tensor& x);
 Tensor op_swiglu(ThreadPool& pool, const Tensor& x);
