@@ -123,3 +123,28 @@ TEST(gemm_bf16_exact_on_bf16_values_and_falls_back) {
   cpu::force_avx2(false);
   CHECK(ovis_test::same_bytes(fallback, f32));
 }
+
+TEST(gemm_bf16_direct_packing_equals_rounding_f32_panels) {
+  if (!cpu::gemm_bf16_available()) {
+    std::printf("  (skipped: this CPU has no AVX512-BF16)\n");
+    return;
+  }
+  cpu::ThreadPool pool(2);
+  for (int64_t K : {1, 31, 390, 777}) {
+    const int64_t M = 27, N = 45;
+    Tensor x = random_tensor(Shape{M, K}, DType::F32, uint32_t(K));
+    Tensor w = random_tensor(Shape{N, K}, DType::BF16, uint32_t(K + 1));
+    // The same operands through the generic path: x stored transposed (cs != 1), w as f32 values.
+    Tensor xt = host_f32(Shape{K, M});
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k) xt.ptr<float>()[k * M + i] = x.ptr<float>()[i * K + k];
+    Tensor wf = host_f32(Shape{N, K});
+    for (int64_t i = 0; i < N * K; ++i) wf.ptr<float>()[i] = bf16_to_f32(w.ptr<uint16_t>()[i]);
+    Tensor direct = host_f32(Shape{M, N}), generic = host_f32(Shape{M, N});
+    cpu::gemm_bf16(&pool, M, N, K, cpu::StridedA(x.data, DType::F32, K, 1), cpu::StridedB(w.data, DType::BF16, 1, K),
+                   direct.ptr<float>(), N);
+    cpu::gemm_bf16(&pool, M, N, K, cpu::StridedA(xt.data, DType::F32, 1, M), cpu::StridedB(wf.data, DType::F32, 1, K),
+                   generic.ptr<float>(), N);
+    CHECK_MSG(ovis_test::same_bytes(direct, generic), "K=" << K);
+  }
+}

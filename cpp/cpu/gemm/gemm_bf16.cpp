@@ -25,6 +25,7 @@ uint32_t pair_bits(float lo, float hi) {
 
 // dst[kk * kMRb + r] = pair of A(i0 + r, k0 + 2kk), A(i0 + r, k0 + 2kk + 1); zero past mr rows or kc.
 void pack_a_pairs(const PackSourceA& A, int64_t i0, int mr, int64_t k0, int64_t kc, uint32_t* dst) {
+  if (A.pack_bf16_pairs(i0, mr, k0, kc, dst)) return;
   const int64_t kc2 = (kc + 1) / 2;
   float* f = tls_f32_panels.get(size_t(2 * kc2 * kMR * 2));
   float* f1 = f + 2 * kc2 * kMR;
@@ -48,6 +49,7 @@ void pack_a_pairs(const PackSourceA& A, int64_t i0, int mr, int64_t k0, int64_t 
 
 // dst[kk * kNRb + j] = pair of B(k0 + 2kk, j0 + j), B(k0 + 2kk + 1, j0 + j); zero past nr columns or kc.
 void pack_b_pairs(const PackSourceB& B, int64_t k0, int64_t kc, int64_t j0, int nr, uint32_t* dst) {
+  if (B.pack_bf16_pairs(k0, kc, j0, nr, dst)) return;
   const int64_t kc2 = (kc + 1) / 2;
   float* f = tls_f32_panels.get(size_t(2 * kc2 * kNR * 2));
   float* f1 = f + 2 * kc2 * kNR;
