@@ -1,5 +1,5 @@
 /**
- * precision 'bf16' on the CPU (bf16 linear layers on AVX512-BF16): the golden pipelines p1..p3 on
+ * precision 'bf16' on the CPU (bf16 linear layers and attention on AVX512-BF16): the golden pipelines p1..p3 on
  * tiny-diffusers against diffusers' f32 answers with the bf16 bound (final latents within 1e-2), the
  * results really differ from the f32 engine's (the option is honoured), the default stays f32, and a
  * CPU without AVX512-BF16 (here: OVIS_CPU_ISA=avx2) computes in f32 and says so with --verbose.
@@ -72,8 +72,8 @@ describe.skipIf(!hasBf16)(`precision 'bf16' on the CPU: golden pipelines${skipRe
     await f32?.dispose();
   });
 
-  it('says the linear layers run in bf16', () => {
-    expect(notes.join('\n')).toMatch(/precision 'bf16' on the CPU: bf16 linear layers/);
+  it('says the linear layers and attention run in bf16', () => {
+    expect(notes.join('\n')).toMatch(/precision 'bf16' on the CPU: bf16 linear layers and attention/);
   });
 
   for (const id of CASES) {

@@ -19,7 +19,7 @@ export interface NativeEngineOptions {
   /** CUDA only: f32 activations and GEMMs instead of bf16. */
   fp32: boolean;
   /**
-   * CPU only: bf16 products (f32 accumulation) in the linear layers where the CPU has AVX512-BF16 (else
+   * CPU only: bf16 products (f32 accumulation) in the linear layers and attention where the CPU has AVX512-BF16 (else
    * f32, see cpuFeatures). Absent: false, the CPU computes in f32.
    */
   cpuBf16?: boolean;

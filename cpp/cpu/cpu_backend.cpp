@@ -7,7 +7,6 @@
 #include <fstream>
 #include <string>
 
-#include "cpu/gemm/gemm_bf16.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
 
@@ -22,8 +21,6 @@ std::unique_ptr<Backend> create_cpu_backend(int threads, bool bf16) {
 namespace cpu {
 
 CpuBackend::~CpuBackend() { trim_host_block_cache(); }
-
-bool CpuBackend::bf16_linear() const { return bf16_ && gemm_bf16_available(); }
 
 void CpuBackend::trim() { trim_host_block_cache(); }
 
@@ -96,7 +93,7 @@ void CpuBackend::do_rope_(Tensor& x, const Tensor& cos, const Tensor& sin, bool 
 Tensor CpuBackend::do_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
                                 const Tensor* key_mask) {
   const Tensor mask = key_mask ? f32(*key_mask) : Tensor();
-  return op_attention(pool_, q, k, v, scale, causal, key_mask ? &mask : nullptr);
+  return (bf16_ ? op_attention_bf16 : op_attention)(pool_, q, k, v, scale, causal, key_mask ? &mask : nullptr);
 }
 Tensor CpuBackend::do_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
                              int pad_left, int pad_bottom, int pad_right) {

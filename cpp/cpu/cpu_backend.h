@@ -1,5 +1,5 @@
 // CpuBackend: the Backend interface on the host, f32 compute (optionally bf16 products in the linear
-// layers), one thread pool per backend.
+// layers and attention), one thread pool per backend.
 #pragma once
 #include <memory>
 
@@ -15,8 +15,6 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   DeviceKind device() const override { return DeviceKind::Host; }
   int threads() const { return pool_.size(); }
-  // True when linear layers run bf16 products: asked for and the CPU has AVX512-BF16.
-  bool bf16_linear() const;
   ThreadPool& pool() { return pool_; }
 
   Tensor alloc(const Shape& s, DType t) override;

@@ -1,6 +1,7 @@
 // The GEMM's run-time variants against each other on random inputs: the AVX-512 wide kernel against
 // the AVX2 one (the same f32 arithmetic: equal within 1e-6, in fact bitwise), and the bf16 GEMM
 // (AVX512-BF16) against the f32 one within bf16's error (1e-2), for float and block-quantized weights.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -59,6 +60,7 @@ Tensor run_gemm(Fn fn, const Tensor& x, const Tensor& w, cpu::ThreadPool& pool) 
 TEST(gemm_isa_env_and_force_switch_avx512) {
   cpu::force_avx2(true);
   CHECK(!cpu::use_avx512() && !cpu::use_avx512_bf16() && !cpu::gemm_bf16_available());
+  CHECK(cpu::wide_micro_kernel() == nullptr);
   cpu::force_avx2(false);
   cpu::force_portable(true);
   CHECK(!cpu::use_avx512() && !cpu::use_avx2());
@@ -70,6 +72,7 @@ TEST(gemm_avx512_wide_kernel_matches_avx2) {
     std::printf("  (skipped: this CPU has no AVX-512F or OVIS_CPU_ISA caps it)\n");
     return;
   }
+  CHECK(cpu::wide_micro_kernel() != nullptr);  // the comparison below really runs both kernels
   uint32_t seed = 40;
   for (const GemmCase& c : kCases) {
     Tensor x = random_tensor(Shape{c.M, c.K}, DType::F32, seed++);
@@ -146,5 +149,36 @@ TEST(gemm_bf16_direct_packing_equals_rounding_f32_panels) {
     cpu::gemm_bf16(&pool, M, N, K, cpu::StridedA(xt.data, DType::F32, 1, M), cpu::StridedB(wf.data, DType::F32, 1, K),
                    generic.ptr<float>(), N);
     CHECK_MSG(ovis_test::same_bytes(direct, generic), "K=" << K);
+  }
+}
+
+// precision 'bf16' attention (Q K^T and P V in bf16) against the f32 attention, through the backends.
+TEST(attention_bf16_matches_f32_within_bf16_error) {
+  if (!cpu::gemm_bf16_available()) {
+    std::printf("  (skipped: this CPU has no AVX512-BF16)\n");
+    return;
+  }
+  static std::unique_ptr<Backend> bf16 = create_cpu_backend(2, true);
+  struct Case {
+    int64_t B, Sq, Sk, Hq, Hkv, hd;
+    bool causal, mask;
+  };
+  const Case cases[] = {
+      {1, 1, 1, 1, 1, 8, false, false},    {2, 7, 33, 4, 2, 20, false, true},    {1, 200, 200, 2, 1, 64, true, false},
+      {2, 130, 130, 4, 2, 32, true, true}, {1, 97, 300, 3, 3, 128, false, true}, {1, 33, 33, 6, 2, 5, true, false},
+  };
+  uint32_t seed = 90;
+  for (const Case& c : cases) {
+    Tensor q = random_tensor(Shape{c.B, c.Sq, c.Hq, c.hd}, DType::F32, seed++, -2.f, 2.f);
+    Tensor k = random_tensor(Shape{c.B, c.Sk, c.Hkv, c.hd}, DType::F32, seed++, -2.f, 2.f);
+    Tensor v = random_tensor(Shape{c.B, c.Sk, c.Hkv, c.hd}, DType::F32, seed++);
+    Tensor mask = host_f32(Shape{c.B, c.Sk});
+    for (int64_t i = 0; i < mask.numel(); ++i) mask.ptr<float>()[i] = (i * 7 + 3) % 5 == 0 ? 0.f : 1.f;
+    const float scale = 1.f / std::sqrt(float(c.hd));
+    const Tensor* m = c.mask ? &mask : nullptr;
+    Tensor y32 = cpu2().attention(q, k, v, scale, c.causal, m);
+    Tensor y16 = bf16->attention(q, k, v, scale, c.causal, m);
+    const double e = rel_err(y16, to_f64(y32));
+    CHECK_MSG(e <= 1e-2 && e > 1e-5, "rel err " << e << " Sq=" << c.Sq << " Sk=" << c.Sk << " hd=" << c.hd);
   }
 }

@@ -28,7 +28,7 @@ export interface NativeModelEngineOptions {
   threads?: number;
   /**
    * Activations and GEMMs: 'bf16' or 'fp32'; absent = the device's default (CUDA 'bf16', CPU 'fp32').
-   * 'bf16' on the CPU: bf16 products in the linear layers where the CPU has AVX512-BF16, else f32.
+   * 'bf16' on the CPU: bf16 products in the linear layers and attention where the CPU has AVX512-BF16, else f32.
    */
   precision?: 'bf16' | 'fp32';
   /**

@@ -19,8 +19,8 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_kernel_bf16_av
 #pragma GCC unroll 24
   for (int i = 0; i < 2 * kMRb; ++i) acc[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc2; ++k) {
-    const __m512bh v0 = (__m512bh)_mm512_load_si512(b + k * kNRb);
-    const __m512bh v1 = (__m512bh)_mm512_load_si512(b + k * kNRb + 16);
+    const __m512bh v0 = (__m512bh)_mm512_loadu_si512(b + k * kNRb);
+    const __m512bh v1 = (__m512bh)_mm512_loadu_si512(b + k * kNRb + 16);
     const uint32_t* ak = a + k * kMRb;
 #pragma GCC unroll 12
     for (int r = 0; r < kMRb; ++r) {

@@ -161,7 +161,8 @@ struct BackendOptions {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
   int threads = 0;             // CPU threads; 0 = all cores
   bool fp32 = false;           // CUDA: f32 activations and GEMMs (no TF32) instead of bf16
-  // CPU: bf16 products (f32 accumulation) in the linear layers where the CPU has AVX512-BF16, else f32.
+  // CPU: bf16 products (f32 accumulation) in the linear layers and attention where the CPU has
+  // AVX512-BF16, else f32.
   // Off by default: the CPU computes in f32 unless asked.
   bool cpu_bf16 = false;
 };
