@@ -1,5 +1,6 @@
 // bf16 GEMM driver (see gemm_bf16.h): the BLIS-style loops of gemm.cpp with 12x32 tiles of k pairs.
-// Operands are packed through the same f32 panel sources, then rounded to bf16 pairs; the blocking
+// Operands write bf16 pair panels directly where they can (pack_bf16.cpp: f32 activations, bf16
+// weights); others (f16, quantized blocks, strided) pack f32 panels that are then rounded. The blocking
 // depends only on the shapes, so results are bitwise the same for any number of threads.
 #include "cpu/gemm/gemm_bf16.h"
 
