@@ -66,7 +66,9 @@ describe('generate options', () => {
 
 describe('load options', () => {
   it('fills the defaults', () => {
-    expect(parseLoadOptions(undefined)).toMatchObject({ device: 'auto', threads: 0, precision: 'bf16' });
+    expect(parseLoadOptions(undefined)).toMatchObject({ device: 'auto', threads: 0 });
+    // The precision's default depends on the device (CUDA bf16, CPU fp32): left for the engine to choose.
+    expect(parseLoadOptions(undefined).precision).toBeUndefined();
     expect(parseLoadOptions({ device: 'cuda:1' }).device).toBe('cuda:1');
   });
 

@@ -19,6 +19,11 @@ export interface NativeEngineOptions {
   /** CUDA only: f32 activations and GEMMs instead of bf16. */
   fp32: boolean;
   /**
+   * CPU only: bf16 products (f32 accumulation) in the linear layers and attention where the CPU has AVX512-BF16 (else
+   * f32, see cpuFeatures). Absent: false, the CPU computes in f32.
+   */
+  cpuBf16?: boolean;
+  /**
    * Keep the text encoder's weights on the device between generations. false frees them (and returns
    * the memory to the driver) after the prompts are encoded, re-uploading them on the next encode.
    * Left out: kept on the CPU, freed on CUDA.
@@ -126,6 +131,11 @@ export interface NativeBinding {
   backends(): string[];
   /** CUDA devices visible (0 without CUDA). */
   cudaDeviceCount(): number;
+  /**
+   * The CPU code paths this process may use (OVIS_CPU_ISA=avx2|portable caps them); avx512bf16 is what
+   * precision 'bf16' needs on the CPU. Absent from addons built before it existed.
+   */
+  cpuFeatures?(): { avx2: boolean; avx512: boolean; avx512bf16: boolean };
   /**
    * The driver's CUDA version, the GPUs and the archs compiled in (cuda/cuda_info.h); undefined in a
    * CPU-only build, absent from addons built before it existed.

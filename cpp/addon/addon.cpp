@@ -1,8 +1,10 @@
-// Module entry: exports Engine, backends(), cudaDeviceCount(), cudaInfo() and version (types/native.d.ts).
+// Module entry: exports Engine, backends(), cpuFeatures(), cudaDeviceCount(), cudaInfo() and version
+// (types/native.d.ts).
 #include <napi.h>
 
 #include "addon/engine_wrap.h"
 #include "core/backend.h"
+#include "cpu/simd/cpu_features.h"
 #ifdef OVIS_WITH_CUDA
 #include "cuda_info.h"
 #endif
@@ -20,6 +22,16 @@ Napi::Value backends(const Napi::CallbackInfo& info) {
 #ifdef OVIS_WITH_CUDA
   out.Set(n++, Napi::String::New(info.Env(), "cuda"));
 #endif
+  return out;
+}
+
+// { avx2, avx512, avx512bf16 }: the CPU code paths this process may use (after OVIS_CPU_ISA). TS reads
+// avx512bf16 to say when precision 'bf16' on the CPU falls back to f32.
+Napi::Value cpu_features(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("avx2", Napi::Boolean::New(info.Env(), ovis::cpu::use_avx2()));
+  out.Set("avx512", Napi::Boolean::New(info.Env(), ovis::cpu::use_avx512()));
+  out.Set("avx512bf16", Napi::Boolean::New(info.Env(), ovis::cpu::use_avx512_bf16()));
   return out;
 }
 
@@ -65,6 +77,7 @@ Napi::Value cuda_info(const Napi::CallbackInfo& info) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", ovis::addon::EngineWrap::define(env));
   exports.Set("backends", Napi::Function::New<backends>(env, "backends"));
+  exports.Set("cpuFeatures", Napi::Function::New<cpu_features>(env, "cpuFeatures"));
   exports.Set("cudaDeviceCount", Napi::Function::New<cuda_device_count>(env, "cudaDeviceCount"));
   exports.Set("cudaInfo", Napi::Function::New<cuda_info>(env, "cudaInfo"));
   exports.Set("version", Napi::String::New(env, OVIS_VERSION));

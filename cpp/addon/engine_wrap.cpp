@@ -155,6 +155,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     if (!threads.IsUndefined()) native_->options.backend.threads = read_int(threads, 0, kMaxThreads, "options.threads");
     Napi::Value fp32 = options.Get("fp32");
     if (!fp32.IsUndefined()) native_->options.backend.fp32 = read_bool(fp32, "options.fp32");
+    Napi::Value cpu_bf16 = options.Get("cpuBf16");
+    if (!cpu_bf16.IsUndefined()) native_->options.backend.cpu_bf16 = read_bool(cpu_bf16, "options.cpuBf16");
     Napi::Value keep_text = options.Get("keepTextEncoder");
     if (!keep_text.IsUndefined()) native_->options.keep_text_encoder = read_bool(keep_text, "options.keepTextEncoder");
     Napi::Value offload = options.Get("offload");

@@ -12,10 +12,10 @@
 
 namespace ovis {
 
-std::unique_ptr<Backend> create_cpu_backend(int threads) {
+std::unique_ptr<Backend> create_cpu_backend(int threads, bool bf16) {
   if (threads < 0)
     fail("OVIS_BAD_ARGUMENT", "cpu backend: threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
-  return std::make_unique<cpu::CpuBackend>(threads);
+  return std::make_unique<cpu::CpuBackend>(threads, bf16);
 }
 
 namespace cpu {
@@ -62,7 +62,7 @@ void CpuBackend::in_place_f32(Tensor& x, F&& kernel) {
 
 Tensor CpuBackend::do_cast(const Tensor& t, DType to) { return op_cast(pool_, t, to); }
 Tensor CpuBackend::do_linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
-  return op_linear(pool_, x, w, bias);
+  return op_linear(pool_, x, w, bias, bf16_);
 }
 Tensor CpuBackend::do_embedding(const Tensor& table, const Tensor& ids) { return op_embedding(pool_, table, ids); }
 Tensor CpuBackend::do_silu(const Tensor& x) { return op_silu(pool_, f32(x)); }
@@ -95,7 +95,7 @@ void CpuBackend::do_rope_(Tensor& x, const Tensor& cos, const Tensor& sin, bool 
 Tensor CpuBackend::do_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
                                 const Tensor* key_mask) {
   const Tensor mask = key_mask ? f32(*key_mask) : Tensor();
-  return op_attention(pool_, q, k, v, scale, causal, key_mask ? &mask : nullptr);
+  return (bf16_ ? op_attention_bf16 : op_attention)(pool_, q, k, v, scale, causal, key_mask ? &mask : nullptr);
 }
 Tensor CpuBackend::do_conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
                              int pad_left, int pad_bottom, int pad_right) {

@@ -1,4 +1,5 @@
-// CpuBackend: the Backend interface on the host, f32 compute, one thread pool per backend.
+// CpuBackend: the Backend interface on the host, f32 compute (optionally bf16 products in the linear
+// layers and attention), one thread pool per backend.
 #pragma once
 #include <memory>
 
@@ -9,7 +10,7 @@ namespace ovis::cpu {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads) {}
+  explicit CpuBackend(int threads, bool bf16 = false) : pool_(threads), bf16_(bf16) {}
   ~CpuBackend() override;
   std::string name() const override { return "cpu"; }
   DeviceKind device() const override { return DeviceKind::Host; }
@@ -55,6 +56,7 @@ class CpuBackend final : public Backend {
   void in_place_f32(Tensor& x, F&& kernel);
 
   ThreadPool pool_;
+  bool bf16_;  // precision 'bf16' asked for (gemm_bf16 falls back to f32 without AVX512-BF16)
 };
 
 }  // namespace ovis::cpu

@@ -55,7 +55,7 @@ export function registerGenerateCommand(program: Command, deps: Partial<Generate
     .option('-o, --output <file>', 'output image: .png or .jpg/.jpeg; with --count K: name-1.png ... name-K.png', 'ovis-image.png')
     .option('--device <device>', 'auto, cpu, cuda or cuda:N (default: auto)')
     .option('--threads <n>', 'CPU threads, 0 = all cores (default: 0)')
-    .option('--precision <p>', 'bf16 or fp32 (CUDA activations; default: bf16)')
+    .option('--precision <p>', 'bf16 or fp32 (default: bf16 on CUDA, fp32 on the CPU; bf16 on the CPU needs AVX512-BF16)')
     .option('--keep-text-encoder', 'keep the text encoder on the device between images (default: on the CPU only)')
     .option('--no-keep-text-encoder', 'free the text encoder after the prompts are encoded, reloading it for the next image')
     .option('--weights <type>', 'MMDiT weights: bf16 (as stored) or quantized while loading: q8_0, q6_k, q5_k, q4_k, q4_0 (default: bf16)')

@@ -20,7 +20,7 @@ export function addServingModelOptions(command: Command): Command {
   return addModelOptions(command)
     .option('--device <device>', 'auto, cpu, cuda or cuda:N (default: auto)')
     .option('--threads <n>', 'CPU threads, 0 = all cores (default: 0)')
-    .option('--precision <p>', 'bf16 or fp32 (CUDA activations; default: bf16)')
+    .option('--precision <p>', 'bf16 or fp32 (default: bf16 on CUDA, fp32 on the CPU; bf16 on the CPU needs AVX512-BF16)')
     .option('--keep-text-encoder', 'keep the text encoder on the device between images (default: on the CPU only)')
     .option('--no-keep-text-encoder', 'free the text encoder after the prompts are encoded')
     .option('-q, --quiet', 'no progress output on stderr');

@@ -26,7 +26,10 @@ export interface NativeModelEngineOptions {
   device?: string;
   /** CPU threads; 0 (default) = all cores (lib/native/engine-limits.ts has the limits). */
   threads?: number;
-  /** CUDA activations and GEMMs: 'bf16' (default) or 'fp32'. The CPU always computes in f32. */
+  /**
+   * Activations and GEMMs: 'bf16' or 'fp32'; absent = the device's default (CUDA 'bf16', CPU 'fp32').
+   * 'bf16' on the CPU: bf16 products in the linear layers and attention where the CPU has AVX512-BF16, else f32.
+   */
   precision?: 'bf16' | 'fp32';
   /**
    * Keep the text encoder's weights on the device between generations. false frees them after the
@@ -121,6 +124,7 @@ export class NativeModelEngine implements AsyncDisposable {
         device,
         threads: options.threads ?? 0,
         fp32: options.precision === 'fp32',
+        cpuBf16: options.precision === 'bf16',
         ...(options.keepTextEncoder !== undefined ? { keepTextEncoder: options.keepTextEncoder } : {}),
         ...(options.offload !== undefined ? { offload: options.offload } : {}),
       });

@@ -9,6 +9,7 @@ import { throwIfAborted } from './abort.js';
 import { downloadModel, isHubModelId } from '../hub/index.js';
 import { assertUsable, formatPlanText, resolveModel, type ResolvedModel, type WeightPlan } from '../model/index.js';
 import { quantizeOnLoad } from '../model/plan-quantize.js';
+import { cpuPrecisionNote } from '../native/cpu-precision.js';
 import { cpuBackend, formatBackendInfo, NativeModelEngine, selectBackend, type BackendInfo } from '../native/index.js';
 import type { NativeBinding } from '../../types/native.js';
 import { PREFIX_TOKENS, PromptTokenizer } from '../tokenizer/index.js';
@@ -94,6 +95,11 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
     });
   const chosen = await selectBackend(options.device, options.signal ? { signal: options.signal } : {});
   progress('backend', formatBackendInfo(chosen.info));
+  const cpuNote = (binding: NativeBinding): void => {
+    const note = cpuPrecisionNote(binding, options.precision);
+    if (note) progress('backend', note);
+  };
+  if (chosen.info.backend === 'cpu') cpuNote(chosen.binding);
   // The offload mode as asked ('auto' is resolved by the engine from free memory).
   const offload = options.offload !== undefined ? `, offload ${options.offload}` : '';
   progress('weights', `loading weights on ${chosen.info.device}${offload}`);
@@ -104,6 +110,7 @@ async function startEngine(planText: string, options: ResolvedLoadOptions, progr
     if (!fallback) throw err;
     const cpu = cpuBackend('auto', `device 'auto': CPU, because the CUDA engine could not start: ${err.message}`);
     progress('backend', formatBackendInfo(cpu.info));
+    cpuNote(cpu.binding);
     progress('weights', `loading weights on cpu${offload}`);
     return { engine: await create(cpu.binding, 'cpu'), info: cpu.info };
   }

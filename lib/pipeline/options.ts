@@ -35,7 +35,8 @@ export const loadOptionsSchema = z.strictObject({
     .custom<number>(isThreadCount, { error: THREADS_RULE })
     .transform((t) => resolveThreads(t))
     .default(0),
-  precision: z.enum(['bf16', 'fp32'], { error: PRECISION }).default('bf16'),
+  /** No default here: it depends on the device (CUDA 'bf16', CPU 'fp32'), chosen by the native engine options. */
+  precision: z.enum(['bf16', 'fp32'], { error: PRECISION }).optional(),
   keepTextEncoder: z.boolean({ error: 'must be a boolean' }).optional(),
   /** MMDiT Linear weights: 'bf16' = as stored, or quantized on load to a ggml block format. */
   weights: z.enum(WEIGHT_TYPES, { error: WEIGHTS }).default('bf16'),

@@ -24,6 +24,13 @@ MicroKernel micro_kernel() {
   return micro_kernel_portable;
 }
 
+MicroKernel wide_micro_kernel() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (use_avx512()) return micro_kernel_avx512_wide;
+#endif
+  return nullptr;
+}
+
 namespace {
 
 thread_local Scratch tls_a_block;
@@ -47,6 +54,26 @@ void run_tile(MicroKernel kern, int64_t kc, const float* a, const float* b, floa
   }
 }
 
+// The 2kMR x 2kNR tile at A panels q, q+1 and B panels p, p+1 (mr, nr: its rows and columns inside C).
+void run_wide_tile(MicroKernel wide, int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int mr, int nr,
+                   bool accumulate) {
+  constexpr int kRows = 2 * kMR, kCols = 2 * kNR;
+  if (mr == kRows && nr == kCols) {
+    wide(kc, a, b, C, ldc, accumulate);
+    return;
+  }
+  alignas(64) float tmp[kRows * kCols];
+  wide(kc, a, b, tmp, kCols, false);
+  for (int r = 0; r < mr; ++r) {
+    float* cr = C + r * ldc;
+    const float* tr = tmp + r * kCols;
+    if (accumulate)
+      for (int j = 0; j < nr; ++j) cr[j] += tr[j];
+    else
+      for (int j = 0; j < nr; ++j) cr[j] = tr[j];
+  }
+}
+
 }  // namespace
 
 void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& A, const PackSourceB& B, float* C,
@@ -57,6 +84,7 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& 
     return;
   }
   const MicroKernel kern = micro_kernel();
+  const MicroKernel wide = wide_micro_kernel();  // pairs of panels at once where AVX-512 allows
   // Small products are not worth waking the workers.
   const bool parallel = pool && pool->size() > 1 && double(M) * double(N) * double(K) > 3.0e5;
   const int threads = parallel ? pool->size() : 1;
@@ -84,7 +112,8 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& 
       int64_t nsplit = (int64_t(8) * threads + ic_blocks - 1) / ic_blocks;
       nsplit = std::max<int64_t>(1, std::min(nsplit, npanels));
       if (threads == 1) nsplit = 1;
-      const int64_t per_split = (npanels + nsplit - 1) / nsplit;
+      int64_t per_split = (npanels + nsplit - 1) / nsplit;
+      if (wide) per_split += per_split % 2;  // whole pairs of B panels per task
       for_each(ic_blocks * nsplit, [&](int64_t t) {
         const int64_t ib = t / nsplit, s = t % nsplit;
         const int64_t p_begin = s * per_split, p_end = std::min(npanels, p_begin + per_split);
@@ -94,7 +123,27 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& 
         float* ablock = tls_a_block.get(size_t(mpanels * kc * kMR));
         for (int64_t q = 0; q < mpanels; ++q)
           A.pack(i0 + q * kMR, int(std::min<int64_t>(kMR, mc - q * kMR)), pc, kc, ablock + q * kc * kMR);
-        for (int64_t p = p_begin; p < p_end; ++p) {
+        int64_t p = p_begin;
+        for (; wide && p + 1 < p_end; p += 2) {
+          const int64_t j0 = jc + p * kNR;
+          const int nr = int(std::min<int64_t>(2 * kNR, jc + nc - j0));
+          const float* bp = bblock + p * kc * kNR;
+          int64_t q = 0;
+          for (; q + 1 < mpanels; q += 2) {
+            const int64_t r0 = i0 + q * kMR;
+            const int mr = int(std::min<int64_t>(2 * kMR, M - r0));
+            run_wide_tile(wide, kc, ablock + q * kc * kMR, bp, C + r0 * ldc + j0, ldc, mr, nr, accumulate);
+          }
+          for (; q < mpanels; ++q)  // an odd last A panel: the narrow kernel on each B panel
+            for (int h = 0; h < 2; ++h) {
+              const int64_t r0 = i0 + q * kMR;
+              const int mr = int(std::min<int64_t>(kMR, M - r0));
+              const int nrh = std::min(kNR, nr - h * kNR);
+              run_tile(kern, kc, ablock + q * kc * kMR, bp + h * kc * kNR, C + r0 * ldc + j0 + h * kNR, ldc, mr, nrh,
+                       accumulate);
+            }
+        }
+        for (; p < p_end; ++p) {
           const int64_t j0 = jc + p * kNR;
           const int nr = int(std::min<int64_t>(kNR, jc + nc - j0));
           const float* bp = bblock + p * kc * kNR;

@@ -20,11 +20,22 @@ constexpr int64_t kNC = 4080;  // columns of B per packed block (L3)
 struct PackSourceA {
   virtual ~PackSourceA() = default;
   virtual void pack(int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) const = 0;
+  // Optional fast path of gemm_bf16 (gemm_bf16.h): bf16 pair panels of 2kMR rows written directly;
+  // false when this source cannot (gemm_bf16 then packs f32 and rounds).
+  virtual bool pack_bf16_pairs(int64_t i0, int mr, int64_t k0, int64_t kc, uint32_t* dst) const {
+    (void)i0, (void)mr, (void)k0, (void)kc, (void)dst;
+    return false;
+  }
 };
 // Writes dst[k * kNR + j] = B(k0 + k, j0 + j) for j < nr, zero for nr <= j < kNR.
 struct PackSourceB {
   virtual ~PackSourceB() = default;
   virtual void pack(int64_t k0, int64_t kc, int64_t j0, int nr, float* dst) const = 0;
+  // Optional fast path of gemm_bf16: bf16 pair panels of 2kNR columns written directly, or false.
+  virtual bool pack_bf16_pairs(int64_t k0, int64_t kc, int64_t j0, int nr, uint32_t* dst) const {
+    (void)k0, (void)kc, (void)j0, (void)nr, (void)dst;
+    return false;
+  }
 };
 
 // A(i, k) = p[i * rs + k * cs] of dtype t (F32, F16, BF16).
@@ -32,6 +43,7 @@ class StridedA final : public PackSourceA {
  public:
   StridedA(const void* p, DType t, int64_t rs, int64_t cs) : p_(p), t_(t), rs_(rs), cs_(cs) {}
   void pack(int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) const override;
+  bool pack_bf16_pairs(int64_t i0, int mr, int64_t k0, int64_t kc, uint32_t* dst) const override;  // f32, cs = 1
 
  private:
   const void* p_;
@@ -44,6 +56,7 @@ class StridedB final : public PackSourceB {
  public:
   StridedB(const void* p, DType t, int64_t rs, int64_t cs) : p_(p), t_(t), rs_(rs), cs_(cs) {}
   void pack(int64_t k0, int64_t kc, int64_t j0, int nr, float* dst) const override;
+  bool pack_bf16_pairs(int64_t k0, int64_t kc, int64_t j0, int nr, uint32_t* dst) const override;  // bf16, rs = 1
 
  private:
   const void* p_;
@@ -57,7 +70,11 @@ MicroKernel micro_kernel();  // AVX2+FMA when available, else portable
 void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+// 2kMR x 2kNR tile from two consecutive A panels (a, a + kc * kMR) and two B panels (b, b + kc * kNR).
+void micro_kernel_avx512_wide(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 #endif
+// The wide kernel when the CPU has AVX-512F (cpu_features.h use_avx512), else null.
+MicroKernel wide_micro_kernel();
 
 // C = A · B (C overwritten, row stride ldc). pool may be null (serial). Results do not depend on the
 // number of threads (the blocking and summation order are fixed).

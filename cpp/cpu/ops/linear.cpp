@@ -1,15 +1,17 @@
 // linear: y[..., N] = x[..., K] · w[N, K]^T (+ bias), the packed GEMM reading bf16/f16/f32 or
-// block-quantized weights (dequantized while packing), in one piece or in row parts.
+// block-quantized weights (dequantized while packing), in one piece or in row parts; with bf16 set,
+// bf16 products (gemm_bf16.h).
 #include <vector>
 
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/gemm_bf16.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
 #include "cpu/thread_pool.h"
 
 namespace ovis::cpu {
 
-Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias) {
+Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias, bool bf16) {
   const int64_t K = x.shape[-1], N = w.shape[0];
   std::vector<float> bias_tmp;
   const float* bp = bias ? as_f32(*bias, bias_tmp) : nullptr;
@@ -25,7 +27,7 @@ Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tenso
   int64_t col = 0;
   for (const Tensor& part : w.row_parts ? *w.row_parts : whole) {
     StridedB B(part.data, part.dtype, 1, K);
-    gemm(&pool, rows, part.shape[0], K, A, B, y.ptr<float>() + col, N);
+    (bf16 ? gemm_bf16 : gemm)(&pool, rows, part.shape[0], K, A, B, y.ptr<float>() + col, N);
     col += part.shape[0];
   }
   if (bp) {

@@ -10,7 +10,8 @@ class ThreadPool;
 
 Tensor op_cast(ThreadPool& pool, const Tensor& t, DType to);
 Tensor op_to_host_f32(ThreadPool& pool, const Tensor& t);
-Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias);
+// bf16: bf16 products with f32 accumulation where the CPU has AVX512-BF16 (gemm_bf16.h), else f32.
+Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias, bool bf16 = false);
 Tensor op_embedding(ThreadPool& pool, const Tensor& table, const Tensor& ids);
 Tensor op_silu(ThreadPool& pool, const Tensor& x);
 Tensor op_swiglu(ThreadPool& pool, const Tensor& x);
@@ -24,6 +25,10 @@ Tensor op_group_norm(ThreadPool& pool, const Tensor& x, const Tensor& w, const T
 void op_rope_(ThreadPool& pool, Tensor& x, const Tensor& cos, const Tensor& sin, bool interleaved);
 Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
                     const Tensor* key_mask);
+// The same with bf16 Q K^T and P V products (f32 softmax and accumulation) where the CPU has
+// AVX512-BF16, else op_attention (precision 'bf16').
+Tensor op_attention_bf16(ThreadPool& pool, const Tensor& q, const Tensor& k, const Tensor& v, float scale, bool causal,
+                         const Tensor* key_mask);
 Tensor op_conv2d(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad_top,
                  int pad_left, int pad_bottom, int pad_right);
 Tensor op_upsample_nearest2x(ThreadPool& pool, const Tensor& x);

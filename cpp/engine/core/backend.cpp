@@ -9,7 +9,7 @@ namespace ovis {
 
 std::unique_ptr<Backend> create_backend(const BackendOptions& opts) {
   const std::string& d = opts.device;
-  if (d == "cpu") return create_cpu_backend(opts.threads);
+  if (d == "cpu") return create_cpu_backend(opts.threads, opts.cpu_bf16);
   if (d == "cuda" || d.rfind("cuda:", 0) == 0) {
     int index = 0;
     if (d.size() > 5) {

@@ -161,11 +161,15 @@ struct BackendOptions {
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
   int threads = 0;             // CPU threads; 0 = all cores
   bool fp32 = false;           // CUDA: f32 activations and GEMMs (no TF32) instead of bf16
+  // CPU: bf16 products (f32 accumulation) in the linear layers and attention where the CPU has
+  // AVX512-BF16, else f32.
+  // Off by default: the CPU computes in f32 unless asked.
+  bool cpu_bf16 = false;
 };
 
 // Creates the backend for opts.device; throws Error("OVIS_UNAVAILABLE") when not built or no device.
 std::unique_ptr<Backend> create_backend(const BackendOptions& opts);
-std::unique_ptr<Backend> create_cpu_backend(int threads);
+std::unique_ptr<Backend> create_cpu_backend(int threads, bool bf16 = false);
 #ifdef OVIS_WITH_CUDA
 std::unique_ptr<Backend> create_cuda_backend(int device_index, bool fp32);
 // CUDA devices visible to this process (0 when there is no driver); implemented by the CUDA backend.
