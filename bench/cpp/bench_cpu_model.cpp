@@ -1,8 +1,7 @@
 // CPU benchmark: one MMDiT forward on a mid-size random model and one VAE decode, through the real
 // engine (plan -> mmap -> CPU backend). bench/run-cpu.sh runs it beside bench/torch_reference.py.
 //
-// Usage: bench_cpu_model [--threads N] [--runs R] [--dim 1024] [--heads 8] [--double 2] [--single 4]
-//                        [--img 1024] [--txt 256] [--vae-size 512] [--vae-channels 32,64,128,128] [--json]
+// Usage: see kUsage (bench_cpu_model --help).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,22 +10,29 @@
 #include <cstring>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "engine.h"
 #include "random_model.h"
+#include "temp_file.h"
 
 using namespace ovis;
 
 namespace {
 
+const char* const kUsage =
+    "usage: bench_cpu_model [--threads N] [--runs R] [--stages mmdit,vae] [--dim 1024] [--heads 8] [--double 2]\n"
+    "                       [--single 4] [--img 1024] [--txt 256] [--vae-size 512] [--vae-channels 32,64,128,128]\n"
+    "                       [--json]\n";
+
 struct Args {
   int threads = 0, runs = 3, dim = 1024, heads = 8, n_double = 2, n_single = 4, img = 1024, txt = 256;
   int vae_size = 512;
   std::vector<int> vae_channels{32, 64, 128, 128};
-  bool json = false;
+  bool json = false, mmdit = true, vae = true;
 };
 
 std::vector<int> parse_list(const char* s) {
@@ -61,10 +67,17 @@ Args parse_args(int argc, char** argv) {
       a.vae_size = std::atoi(argv[++i]);
     else if (is("--vae-channels"))
       a.vae_channels = parse_list(argv[++i]);
-    else if (std::strcmp(argv[i], "--json") == 0)
+    else if (is("--stages")) {
+      const std::string st = argv[++i];
+      a.mmdit = st.find("mmdit") != std::string::npos;
+      a.vae = st.find("vae") != std::string::npos;
+    } else if (std::strcmp(argv[i], "--json") == 0)
       a.json = true;
-    else {
-      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+    else if (std::strcmp(argv[i], "--help") == 0) {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n%s", argv[i], kUsage);
       std::exit(2);
     }
   }
@@ -106,7 +119,8 @@ int main(int argc, char** argv) {
   const Args a = parse_args(argc, argv);
   try {
     bench::RandomModelSpec spec;
-    spec.dit = spec.vae = true;
+    spec.dit = a.mmdit;
+    spec.vae = a.vae;
     auto& d = spec.dit_config;
     d.num_heads = a.heads;
     d.head_dim = a.dim / a.heads;
@@ -115,8 +129,9 @@ int main(int argc, char** argv) {
     d.mlp_hidden = 4 * a.dim;
     d.axes_dims = {d.head_dim / 8, d.head_dim * 7 / 16, d.head_dim * 7 / 16};
     spec.vae_config.block_out_channels = a.vae_channels;
-    const std::string path = "/tmp/ovis-bench-cpu-model.bin";
-    WeightPlan plan = bench::write_random_model(path, spec);
+    // A fresh file per process, so two benchmarks running at once never share (or delete) one.
+    const bench::TempFile file("ovis-bench-cpu-model");
+    WeightPlan plan = bench::write_random_model(file.path(), spec);
 
     EngineOptions opts;
     opts.backend.device = "cpu";
@@ -124,39 +139,46 @@ int main(int argc, char** argv) {
     Engine engine(plan, opts);
 
     std::mt19937 rng(7);
-    const int side = int(std::lround(std::sqrt(double(a.img))));
-    Tensor x = random_host(Shape{1, a.img, 64}, rng);
-    Tensor ctx = random_host(Shape{1, a.txt, d.context_dim}, rng);
-    Tensor t = host_f32(Shape{1});
-    t.ptr<float>()[0] = 0.7f;
-    Tensor img_ids = host_f32(Shape{a.img, 3});
-    for (int i = 0; i < a.img; ++i) {
-      img_ids.ptr<float>()[i * 3 + 0] = 0;
-      img_ids.ptr<float>()[i * 3 + 1] = float(i / side);
-      img_ids.ptr<float>()[i * 3 + 2] = float(i % side);
+    double ms_dit = -1, ms_vae = -1, gflops = 0;
+    if (a.mmdit) {
+      const int side = int(std::lround(std::sqrt(double(a.img))));
+      Tensor x = random_host(Shape{1, a.img, 64}, rng);
+      Tensor ctx = random_host(Shape{1, a.txt, d.context_dim}, rng);
+      Tensor t = host_f32(Shape{1});
+      t.ptr<float>()[0] = 0.7f;
+      Tensor img_ids = host_f32(Shape{a.img, 3});
+      for (int i = 0; i < a.img; ++i) {
+        img_ids.ptr<float>()[i * 3 + 0] = 0;
+        img_ids.ptr<float>()[i * 3 + 1] = float(i / side);
+        img_ids.ptr<float>()[i * 3 + 2] = float(i % side);
+      }
+      Tensor txt_ids = host_f32(Shape{a.txt, 3});
+      std::fill(txt_ids.ptr<float>(), txt_ids.ptr<float>() + txt_ids.numel(), 0.f);
+      ms_dit = median_ms(a.runs, [&] { engine.dit_forward(x, ctx, t, img_ids, txt_ids); });
+      gflops = mmdit_flops(d, a.img, a.txt) / (ms_dit * 1e6);
     }
-    Tensor txt_ids = host_f32(Shape{a.txt, 3});
-    std::fill(txt_ids.ptr<float>(), txt_ids.ptr<float>() + txt_ids.numel(), 0.f);
-
-    const double ms_dit = median_ms(a.runs, [&] { engine.dit_forward(x, ctx, t, img_ids, txt_ids); });
-    Tensor z = random_host(Shape{1, 16, a.vae_size / 8, a.vae_size / 8}, rng);
-    const double ms_vae = median_ms(a.runs, [&] { engine.vae_decode(z); });
-    const double gflops = mmdit_flops(d, a.img, a.txt) / (ms_dit * 1e6);
-    std::remove(path.c_str());
+    if (a.vae) {
+      Tensor z = random_host(Shape{1, 16, a.vae_size / 8, a.vae_size / 8}, rng);
+      ms_vae = median_ms(a.runs, [&] { engine.vae_decode(z); });
+    }
 
     if (a.json) {
-      std::printf(
-          "{\"impl\": \"ovis-image cpu\", \"threads\": %d, \"mmdit_ms\": %.1f, \"vae_ms\": %.1f, \"mmdit_gflops\": "
-          "%.1f}\n",
-          a.threads, ms_dit, ms_vae, gflops);
+      std::printf("{\"impl\": \"ovis-image cpu\", \"threads\": %d", a.threads);
+      if (a.mmdit) std::printf(", \"mmdit_ms\": %.1f, \"mmdit_gflops\": %.1f", ms_dit, gflops);
+      if (a.vae) std::printf(", \"vae_ms\": %.1f", ms_vae);
+      std::printf("}\n");
     } else {
       std::printf("| stage | median ms | GFLOP/s |\n|---|---|---|\n");
-      std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens) | %.1f | %.1f |\n", a.dim, a.n_double, a.n_single,
-                  a.img, a.txt, ms_dit, gflops);
-      std::printf("| VAE decode %dx%d | %.1f | |\n", a.vae_size, a.vae_size, ms_vae);
+      if (a.mmdit)
+        std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens) | %.1f | %.1f |\n", a.dim, a.n_double,
+                    a.n_single, a.img, a.txt, ms_dit, gflops);
+      if (a.vae) std::printf("| VAE decode %dx%d | %.1f | |\n", a.vae_size, a.vae_size, ms_vae);
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "error [%s]: %s\n", e.code().c_str(), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
   return 0;
