@@ -147,17 +147,22 @@ def main():
             ours_extra, ours_label = ["--precision", "bf16"], "ours (bf16)"
         else:
             print("note: bench_cpu_model has no --precision yet; our side runs f32", file=sys.stderr)
-    rows = []
+    rows, sdcpp_rows = [], []
+
+    def save():  # after each workload, so a run cut short still leaves what it measured
+        if a.out:
+            with open(a.out, "w") as f:
+                f.write(table(rows, sdcpp_rows, a, ours_label) + "\n")
+                f.write("\n```json\n" + json.dumps({"workloads": rows, "sdcpp": sdcpp_rows}, indent=1) + "\n```\n")
+
     for n in names:
         print(f"{n} ...", file=sys.stderr, flush=True)
         rows.append(bench_workload(n, a, ours_extra))
-    sdcpp_rows = sdcpp_pipeline(a) if a.sdcpp else []
-    text = table(rows, sdcpp_rows, a, ours_label)
-    print(text)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text + "\n")
-            f.write("\n```json\n" + json.dumps({"workloads": rows, "sdcpp": sdcpp_rows}, indent=1) + "\n```\n")
+        save()
+    if a.sdcpp:
+        sdcpp_rows = sdcpp_pipeline(a)
+        save()
+    print(table(rows, sdcpp_rows, a, ours_label))
 
 
 if __name__ == "__main__":
