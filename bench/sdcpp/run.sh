@@ -33,17 +33,16 @@ fi
 case "$side" in
   sdcpp)
     bin=$(bash "$here/build.sh")
-    # sd.cpp reads the text encoder with Hugging Face Qwen3 names (model.layers.*), the official Ovis2.5 file
-    # stores them under llm.model.*: a renamed copy (our loader reads both).
-    te="$model/sdcpp/ovis_2.5.safetensors"
-    if [ ! -f "$te" ]; then
-      mkdir -p "$model/sdcpp"
-      python3 "$here/rename_te.py" "$model/Ovis2.5-2B/model.safetensors" "$te" >&2
-    fi
+    # sd.cpp reads other key names than the official files' (text encoder: Hugging Face Qwen3 names instead of
+    # llm.model.*; MMDiT: ComfyUI's txt_in / txt_norm.scale instead of semantic_txt_*): renamed copies.
+    te="$model/sdcpp/ovis_2.5.safetensors" dit="$model/sdcpp/ovis_image.safetensors"
+    mkdir -p "$model/sdcpp"
+    [ -f "$te" ] || python3 "$here/rename_keys.py" te "$model/Ovis2.5-2B/model.safetensors" "$te" >&2
+    [ -f "$dit" ] || python3 "$here/rename_keys.py" dit "$model/ovis_image.safetensors" "$dit" >&2
     extra=()
     [ -n "$type" ] && extra+=(--type "$type")
     log=$logs/sdcpp-$threads.log
-    "$bin" --diffusion-model "$model/ovis_image.safetensors" --vae "$model/ae.safetensors" --llm "$te" \
+    "$bin" --diffusion-model "$dit" --vae "$model/ae.safetensors" --llm "$te" \
       -p "$prompt" -W $size -H $size --steps $steps --cfg-scale $cfg --seed $seed -t "$threads" \
       --eager-load --mmap --diffusion-fa -v "${extra[@]}" -o "$logs/sdcpp.png" >"$log" 2>&1 ||
       { tail -30 "$log" >&2; exit 1; }

@@ -31,7 +31,9 @@ def main():
     tokenizer, out = sys.argv[1], sys.argv[2]
     merges = json.load(open(tokenizer, encoding="utf-8"))["model"]["merges"]
     lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
-    text = "\n".join(lines).encode("utf-8")
+    # the layout of Qwen2's merges.txt: a version line (sd.cpp skips the first line), then one merge per line, no
+    # newline at the end (sd.cpp would read an empty last merge): 151387 merges put <|endoftext|> at id 151643
+    text = ("#version: 0.2\n" + "\n".join(lines)).encode("utf-8")
     with open(os.path.join(out, "qwen_merges.hpp"), "w") as f:
         f.write(c_array("qwen2_merges_utf8_c_str", text))
     for file, names in STUBS.items():
