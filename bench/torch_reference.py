@@ -3,8 +3,8 @@
 plain torch ops, timed the same way (median of runs after a warm-up). Prints one JSON line.
 
 CPU (beside bench/cpp/bench_cpu_model.cpp, via bench/run-cpu.sh): f32 compute from bf16-valued weights.
-  python3 bench/torch_reference.py --threads 2 [--runs 3] [--dim 1024 --heads 8 --double 2 --single 4
-         --img 1024 --txt 256] [--vae-size 512 --vae-channels 32,64,128,128]
+  python3 bench/torch_reference.py --threads 2 [--runs 3] [--stages mmdit,vae] [--dim 1024 --heads 8 --double 2
+         --single 4 --img 1024 --txt 256] [--vae-size 512 --vae-channels 32,64,128,128]
 GPU (beside ovis_bench_gpu, via scripts/gpu-check.sh): the full-size networks in bf16, batch 2 (CFG).
   python3 bench/torch_reference.py --device cuda --dtype bf16 --full [--runs 3]
 """
@@ -224,6 +224,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--stages", default="mmdit,vae", help="which of mmdit, vae to time")
     p.add_argument("--dim", type=int, default=1024)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--double", type=int, default=2)
@@ -246,21 +247,25 @@ def main():
     DEVICE, DTYPE = a.device, torch.bfloat16 if a.dtype == "bf16" else torch.float32
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    side = int(math.isqrt(a.img))
-    model = MMDiT(a.dim, a.heads, a.double, a.single)
-    x = torch.randn(a.batch, a.img, 64, device=DEVICE, dtype=DTYPE)
-    ctx = torch.randn(a.batch, a.txt, 2048, device=DEVICE, dtype=DTYPE)
-    t = torch.full((a.batch,), 0.7, device=DEVICE)
-    img_ids = torch.tensor([[0, r, c] for r in range(side) for c in range(side)], dtype=torch.float32, device=DEVICE)
-    txt_ids = torch.zeros(a.txt, 3, device=DEVICE)
-    with torch.inference_mode():
-        ms_dit = timed(lambda: model.forward(x, ctx, t, img_ids, txt_ids), a.runs)
-        del model
-        vae = VAEDecoder([int(c) for c in a.vae_channels.split(",")])
-        z = torch.randn(1, 16, a.vae_size // 8, a.vae_size // 8, device=DEVICE, dtype=DTYPE)
-        ms_vae = timed(lambda: vae.forward(z), a.runs)
+    stages = a.stages.split(",")
     out = {"impl": "pytorch " + torch.__version__, "device": DEVICE, "dtype": a.dtype, "threads": a.threads,
-           "batch": a.batch, "mmdit_ms": ms_dit, "vae_ms": ms_vae}
+           "batch": a.batch}
+    with torch.inference_mode():
+        if "mmdit" in stages:
+            side = int(math.isqrt(a.img))
+            model = MMDiT(a.dim, a.heads, a.double, a.single)
+            x = torch.randn(a.batch, a.img, 64, device=DEVICE, dtype=DTYPE)
+            ctx = torch.randn(a.batch, a.txt, 2048, device=DEVICE, dtype=DTYPE)
+            t = torch.full((a.batch,), 0.7, device=DEVICE)
+            img_ids = torch.tensor([[0, r, c] for r in range(side) for c in range(side)], dtype=torch.float32,
+                                   device=DEVICE)
+            txt_ids = torch.zeros(a.txt, 3, device=DEVICE)
+            out["mmdit_ms"] = timed(lambda: model.forward(x, ctx, t, img_ids, txt_ids), a.runs)
+            del model
+        if "vae" in stages:
+            vae = VAEDecoder([int(c) for c in a.vae_channels.split(",")])
+            z = torch.randn(1, 16, a.vae_size // 8, a.vae_size // 8, device=DEVICE, dtype=DTYPE)
+            out["vae_ms"] = timed(lambda: vae.forward(z), a.runs)
     if DEVICE != "cpu":
         out["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
     print(json.dumps(out))

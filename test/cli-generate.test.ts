@@ -99,6 +99,20 @@ describe('ovis-image generate (fake engine)', () => {
     expect(quiet.stderr).toBe('');
   });
 
+  it('--timings prints the stage times as one JSON line on stderr, even with --quiet', async () => {
+    const r = await cli(['-p', 'x', ...tiny, '-o', path.join(dir, 'timed.png'), '--quiet', '--timings']);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^timings \{/);
+    const t = JSON.parse(lines[0]!.slice('timings '.length)) as Record<string, number>;
+    // the fake engine reports 1, 2 and 3 ms for text, denoise and decode; 2 steps
+    expect(t).toMatchObject({ textMs: 1, denoiseMs: 2, stepMs: 1, decodeMs: 3 });
+    expect(t.loadMs).toBeGreaterThanOrEqual(0);
+    expect(t.totalMs).toBeGreaterThanOrEqual(0);
+    const plain = await cli(['-p', 'x', ...tiny, '-o', path.join(dir, 'untimed.png'), '--quiet']);
+    expect(plain.stderr).toBe('');
+  });
+
   it('reads noise from a safetensors file and takes the size from it', async () => {
     const noiseFile = path.join(dir, 'noise.safetensors');
     const data = new Float32Array(16 * 4 * 6).map((_, i) => Math.sin(i));

@@ -2,9 +2,7 @@
 // engine (plan -> mmap -> CPU backend). bench/run-cpu.sh runs it beside bench/torch_reference.py.
 //
 // Wall time and process CPU time (all threads; steadier on a shared machine) are both reported.
-// Usage: bench_cpu_model [--threads N] [--runs R] [--dim 1024] [--heads 8] [--double 2] [--single 4]
-//                        [--img 1024] [--txt 256] [--vae-size 512] [--vae-channels 32,64,128,128] [--json]
-//                        [--precision fp32|bf16]   (bf16: bf16 linear layers where the CPU has AVX512-BF16)
+// Usage: see kUsage (bench_cpu_model --help).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include <ctime>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -21,16 +20,23 @@
 #include "cpu/gemm/gemm_bf16.h"
 #include "engine.h"
 #include "random_model.h"
+#include "temp_file.h"
 
 using namespace ovis;
 
 namespace {
 
+const char* const kUsage =
+    "usage: bench_cpu_model [--threads N] [--runs R] [--stages mmdit,vae] [--dim 1024] [--heads 8] [--double 2]\n"
+    "                       [--single 4] [--img 1024] [--txt 256] [--vae-size 512] [--vae-channels 32,64,128,128]\n"
+    "                       [--precision fp32|bf16] [--json]\n"
+    "  --precision bf16: bf16 linear layers and attention products where the CPU has AVX512-BF16\n";
+
 struct Args {
   int threads = 0, runs = 3, dim = 1024, heads = 8, n_double = 2, n_single = 4, img = 1024, txt = 256;
   int vae_size = 512;
   std::vector<int> vae_channels{32, 64, 128, 128};
-  bool json = false;
+  bool json = false, mmdit = true, vae = true;
   std::string precision = "fp32";
 };
 
@@ -68,15 +74,22 @@ Args parse_args(int argc, char** argv) {
       a.vae_channels = parse_list(argv[++i]);
     else if (is("--precision"))
       a.precision = argv[++i];
-    else if (std::strcmp(argv[i], "--json") == 0)
+    else if (is("--stages")) {
+      const std::string st = argv[++i];
+      a.mmdit = st.find("mmdit") != std::string::npos;
+      a.vae = st.find("vae") != std::string::npos;
+    } else if (std::strcmp(argv[i], "--json") == 0)
       a.json = true;
-    else {
-      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+    else if (std::strcmp(argv[i], "--help") == 0) {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n%s", argv[i], kUsage);
       std::exit(2);
     }
   }
   if (a.precision != "fp32" && a.precision != "bf16") {
-    std::fprintf(stderr, "--precision must be fp32 or bf16\n");
+    std::fprintf(stderr, "--precision must be fp32 or bf16\n%s", kUsage);
     std::exit(2);
   }
   return a;
@@ -91,7 +104,7 @@ double process_cpu_ms() {
 }
 
 struct Timing {
-  double wall_ms, cpu_ms;  // medians over the runs
+  double wall_ms = -1, cpu_ms = -1;  // medians over the runs
 };
 
 template <class F>
@@ -132,7 +145,8 @@ int main(int argc, char** argv) {
   const Args a = parse_args(argc, argv);
   try {
     bench::RandomModelSpec spec;
-    spec.dit = spec.vae = true;
+    spec.dit = a.mmdit;
+    spec.vae = a.vae;
     auto& d = spec.dit_config;
     d.num_heads = a.heads;
     d.head_dim = a.dim / a.heads;
@@ -141,8 +155,9 @@ int main(int argc, char** argv) {
     d.mlp_hidden = 4 * a.dim;
     d.axes_dims = {d.head_dim / 8, d.head_dim * 7 / 16, d.head_dim * 7 / 16};
     spec.vae_config.block_out_channels = a.vae_channels;
-    const std::string path = "/tmp/ovis-bench-cpu-model.bin";
-    WeightPlan plan = bench::write_random_model(path, spec);
+    // A fresh file per process, so two benchmarks running at once never share (or delete) one.
+    const bench::TempFile file("ovis-bench-cpu-model");
+    WeightPlan plan = bench::write_random_model(file.path(), spec);
 
     EngineOptions opts;
     opts.backend.device = "cpu";
@@ -154,42 +169,49 @@ int main(int argc, char** argv) {
     Engine engine(plan, opts);
 
     std::mt19937 rng(7);
-    const int side = int(std::lround(std::sqrt(double(a.img))));
-    Tensor x = random_host(Shape{1, a.img, 64}, rng);
-    Tensor ctx = random_host(Shape{1, a.txt, d.context_dim}, rng);
-    Tensor t = host_f32(Shape{1});
-    t.ptr<float>()[0] = 0.7f;
-    Tensor img_ids = host_f32(Shape{a.img, 3});
-    for (int i = 0; i < a.img; ++i) {
-      img_ids.ptr<float>()[i * 3 + 0] = 0;
-      img_ids.ptr<float>()[i * 3 + 1] = float(i / side);
-      img_ids.ptr<float>()[i * 3 + 2] = float(i % side);
+    Timing dit, vae;
+    double gflops = 0;
+    if (a.mmdit) {
+      const int side = int(std::lround(std::sqrt(double(a.img))));
+      Tensor x = random_host(Shape{1, a.img, 64}, rng);
+      Tensor ctx = random_host(Shape{1, a.txt, d.context_dim}, rng);
+      Tensor t = host_f32(Shape{1});
+      t.ptr<float>()[0] = 0.7f;
+      Tensor img_ids = host_f32(Shape{a.img, 3});
+      for (int i = 0; i < a.img; ++i) {
+        img_ids.ptr<float>()[i * 3 + 0] = 0;
+        img_ids.ptr<float>()[i * 3 + 1] = float(i / side);
+        img_ids.ptr<float>()[i * 3 + 2] = float(i % side);
+      }
+      Tensor txt_ids = host_f32(Shape{a.txt, 3});
+      std::fill(txt_ids.ptr<float>(), txt_ids.ptr<float>() + txt_ids.numel(), 0.f);
+      dit = median_ms(a.runs, [&] { engine.dit_forward(x, ctx, t, img_ids, txt_ids); });
+      gflops = mmdit_flops(d, a.img, a.txt) / (dit.wall_ms * 1e6);
     }
-    Tensor txt_ids = host_f32(Shape{a.txt, 3});
-    std::fill(txt_ids.ptr<float>(), txt_ids.ptr<float>() + txt_ids.numel(), 0.f);
-
-    const Timing dit = median_ms(a.runs, [&] { engine.dit_forward(x, ctx, t, img_ids, txt_ids); });
-    const double ms_dit = dit.wall_ms;
-    Tensor z = random_host(Shape{1, 16, a.vae_size / 8, a.vae_size / 8}, rng);
-    const Timing vae = median_ms(a.runs, [&] { engine.vae_decode(z); });
-    const double ms_vae = vae.wall_ms;
-    const double gflops = mmdit_flops(d, a.img, a.txt) / (ms_dit * 1e6);
-    std::remove(path.c_str());
+    if (a.vae) {
+      Tensor z = random_host(Shape{1, 16, a.vae_size / 8, a.vae_size / 8}, rng);
+      vae = median_ms(a.runs, [&] { engine.vae_decode(z); });
+    }
 
     if (a.json) {
-      std::printf(
-          "{\"impl\": \"ovis-image cpu\", \"threads\": %d, \"precision\": \"%s\", \"mmdit_ms\": %.1f, \"vae_ms\": "
-          "%.1f, "
-          "\"mmdit_gflops\": %.1f, \"mmdit_cpu_ms\": %.1f, \"vae_cpu_ms\": %.1f}\n",
-          a.threads, precision, ms_dit, ms_vae, gflops, dit.cpu_ms, vae.cpu_ms);
+      std::printf("{\"impl\": \"ovis-image cpu\", \"threads\": %d, \"precision\": \"%s\"", a.threads, precision);
+      if (a.mmdit)
+        std::printf(", \"mmdit_ms\": %.1f, \"mmdit_gflops\": %.1f, \"mmdit_cpu_ms\": %.1f", dit.wall_ms, gflops,
+                    dit.cpu_ms);
+      if (a.vae) std::printf(", \"vae_ms\": %.1f, \"vae_cpu_ms\": %.1f", vae.wall_ms, vae.cpu_ms);
+      std::printf("}\n");
     } else {
       std::printf("| stage | median ms | GFLOP/s | CPU ms (all threads) |\n|---|---|---|---|\n");
-      std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens, %s) | %.1f | %.1f | %.1f |\n", a.dim, a.n_double,
-                  a.n_single, a.img, a.txt, precision, ms_dit, gflops, dit.cpu_ms);
-      std::printf("| VAE decode %dx%d | %.1f | | %.1f |\n", a.vae_size, a.vae_size, ms_vae, vae.cpu_ms);
+      if (a.mmdit)
+        std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens, %s) | %.1f | %.1f | %.1f |\n", a.dim,
+                    a.n_double, a.n_single, a.img, a.txt, precision, dit.wall_ms, gflops, dit.cpu_ms);
+      if (a.vae) std::printf("| VAE decode %dx%d | %.1f | | %.1f |\n", a.vae_size, a.vae_size, vae.wall_ms, vae.cpu_ms);
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "error [%s]: %s\n", e.code().c_str(), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
   return 0;

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { OvisImage } from '../ovis-image.js';
 import type { LoadOptions } from '../pipeline/options.js';
+import type { GenerateTimings } from '../pipeline/public-result.js';
 import type { ModelSource } from '../pipeline/load-parts.js';
 import { MAX_SEED, randomSeed } from '../pipeline/rng.js';
 import { parseGenerateFlags, type GenerateFlags, type GeneratePlan } from './generate-flags.js';
@@ -25,6 +26,7 @@ export interface GenerateCommandOptions extends ModelOptionValues, GenerateFlags
   output: string;
   quiet?: boolean;
   verbose?: boolean;
+  timings?: boolean;
 }
 
 /** What the command uses from the outside world; tests swap these. */
@@ -62,6 +64,7 @@ export function registerGenerateCommand(program: Command, deps: Partial<Generate
     .option('--text-encoder-weights <type>', 'text encoder weights, as --weights (default: bf16)')
     .option('-q, --quiet', 'no progress output on stderr')
     .option('-v, --verbose', 'also print each loading phase and which addon and device were chosen, and why')
+    .option('--timings', 'print per-stage times (ms) as one JSON line per batch on stderr, even with --quiet')
     .action(async (opts: GenerateCommandOptions) => {
       await runGenerate(opts, modelFromOptions(opts), { ...defaultDeps(), ...deps });
     });
@@ -73,9 +76,11 @@ export async function runGenerate(opts: GenerateCommandOptions, modelSource: Mod
   const outputs = await prepareOutputs(opts.output, plan.count);
   const preview = await preparePreview(opts.preview);
   await withInterrupt(async (signal) => {
+    const loadStarted = performance.now();
     const model = await loadModel(opts, modelSource, plan, deps, signal);
+    const timings = opts.timings === true ? { stderr: deps.stderr, loadMs: performance.now() - loadStarted } : undefined;
     try {
-      await generateAll(model, plan, { outputs, preview }, opts.quiet === true, deps, signal);
+      await generateAll(model, plan, { outputs, preview }, opts.quiet === true, deps, signal, timings);
     } finally {
       await model.dispose();
     }
@@ -112,6 +117,7 @@ async function generateAll(
   quiet: boolean,
   deps: GenerateCommandDeps,
   signal: AbortSignal,
+  timings?: { stderr: NodeJS.WritableStream; loadMs: number },
 ): Promise<void> {
   for (let start = 0; start < plan.count; start += MAX_BATCH) {
     const count = Math.min(MAX_BATCH, plan.count - start);
@@ -126,6 +132,7 @@ async function generateAll(
       progress.stop();
       await previews.flush();
     }
+    if (timings && results.length > 0) timings.stderr.write(timingsLine(timings.loadMs, plan.image.steps, results[0]!.timings));
     for (const [i, result] of results.entries()) {
       const out = files.outputs[start + i]!;
       const bytes = await encodeImage(result, out.format);
@@ -134,4 +141,22 @@ async function generateAll(
       deps.stdout.write(`${out.shown}\tseed=${result.seed === null ? 'custom-noise' : String(result.seed)}\n`);
     }
   }
+}
+
+/**
+ * `--timings`: one JSON line with the engine's stage times of a batch (the same for each image in it); the
+ * load time is the first batch's wait for the model. Benchmarks (bench/sdcpp) read it.
+ */
+export function timingsLine(loadMs: number, steps: number | undefined, t: GenerateTimings): string {
+  const round = (ms: number): number => Math.round(ms * 10) / 10;
+  const perStep = steps !== undefined && steps > 0 ? t.denoiseMs / steps : undefined;
+  const json = {
+    loadMs: round(loadMs),
+    textMs: round(t.textMs),
+    denoiseMs: round(t.denoiseMs),
+    ...(perStep !== undefined ? { stepMs: round(perStep) } : {}),
+    decodeMs: round(t.decodeMs),
+    totalMs: round(t.totalMs),
+  };
+  return `timings ${JSON.stringify(json)}\n`;
 }
