@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/backend.h"
+#include "cpu/gemm/conv_winograd.h"
 #include "cpu/host_block_cache.h"
 #include "cpu/simd/cpu_features.h"
 #include "tests/testing.h"
@@ -597,6 +598,39 @@ TEST(conv2d_row_segments_channel_blocks) {
   Tensor b0 = random_tensor(Shape{3}, DType::F32, 1);
   Tensor y0 = cpu2().conv2d(x0, w0, &b0, 1, 1, 1, 1, 1);
   CHECK(y0.shape == (Shape{1, 3, 4, 4}) && y0.ptr<float>()[16 * 2 + 5] == b0.ptr<float>()[2]);
+}
+
+TEST(conv2d_winograd_matches_reference_and_direct) {
+  // Stride-1 3x3 convs with >= 16 channels take Winograd F(2x2, 3x3): odd sizes (partial tiles and
+  // panels), valid and asymmetric padding, Cout not a multiple of the micro-panel, Cin past one slab
+  // chunk (64) and one GEMM depth block (256), batch 2, a single row.
+  struct Case {
+    int64_t B, Ci, Co, H, W;
+    int pt, pl, pb, pr;
+  };
+  const Case cases[] = {
+      {1, 16, 16, 9, 11, 1, 1, 1, 1}, {2, 37, 19, 13, 70, 1, 1, 1, 1}, {1, 70, 24, 6, 5, 0, 0, 0, 0},
+      {1, 300, 20, 5, 7, 1, 1, 1, 1}, {1, 16, 17, 8, 9, 0, 1, 1, 0},   {1, 24, 32, 1, 40, 1, 1, 1, 1},
+  };
+  uint32_t seed = 300;
+  for (const Case& c : cases)
+    for (DType wt : {DType::F32, DType::BF16}) {
+      Tensor x = random_tensor(Shape{c.B, c.Ci, c.H, c.W}, DType::F32, seed++);
+      Tensor w = random_tensor(Shape{c.Co, c.Ci, 3, 3}, wt, seed++);
+      Tensor b = random_tensor(Shape{c.Co}, DType::F32, seed++);
+      const std::string what = "Ci=" + std::to_string(c.Ci) + " Co=" + std::to_string(c.Co) + " " +
+                               std::to_string(c.H) + "x" + std::to_string(c.W) + " " + dn(wt);
+      Tensor y = cpu2().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr);
+      const int64_t Ho = c.H + c.pt + c.pb - 2, Wo = c.W + c.pl + c.pr - 2;
+      CHECK(y.shape == (Shape{c.B, c.Co, Ho, Wo}));
+      CHECK_REL(y, ref_conv(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr), kTol, what);
+      CHECK_MSG(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr)), what);
+      cpu::set_winograd_enabled(false);
+      Tensor yd = cpu2().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr);
+      cpu::set_winograd_enabled(true);
+      CHECK_REL(y, to_f64(yd), kTol, "vs direct " << what);
+      CHECK_MSG(!ovis_test::same_bytes(y, yd), "Winograd path not taken: " + what);  // it rounds differently
+    }
 }
 
 TEST(conv2d_vae_sizes_threads_identical) {

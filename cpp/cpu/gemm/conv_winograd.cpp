@@ -1,0 +1,113 @@
+// Winograd F(2x2, 3x3) driver (see conv_winograd.h). One task per panel of 16 tiles along a tile row
+// (2 output rows x 32 columns): fill a zero-padded slab with the 4 input rows per channel, transform it
+// into 16 B panels, run the 16 GEMMs over all output channels, transform back. Every output is summed
+// inside one task in a fixed order, so the threads do not change the result.
+#include "cpu/gemm/conv_winograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+#include "cpu/gemm/gemm.h"
+#include "cpu/gemm/scratch.h"
+#include "cpu/simd/cpu_features.h"
+#include "cpu/thread_pool.h"
+
+namespace ovis::cpu {
+
+namespace {
+
+constexpr int64_t kTiles = kNR;              // tiles per task: one micro-kernel panel
+constexpr int64_t kSlabLs = 2 * kTiles + 2;  // input columns the tiles read
+constexpr int64_t kChunk = 64;               // channels per slab fill
+constexpr int64_t kKBlock = 256;             // GEMM depth per call (the B panel stays near L1)
+
+thread_local Scratch tls_v, tls_m, tls_slab;
+std::atomic<bool> g_enabled{true};
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+int64_t ceil_div(int64_t v, int64_t m) { return (v + m - 1) / m; }
+
+bool env_enabled() {
+  const char* env = std::getenv("OVIS_CONV_WINOGRAD");
+  return !(env && env[0] == '0');
+}
+
+}  // namespace
+
+void set_winograd_enabled(bool on) { g_enabled.store(on, std::memory_order_relaxed); }
+
+bool winograd_applies(const ConvGeometry& g, int64_t Cout) {
+  static const bool env = env_enabled();
+  // Few channels (the latent's 16 in, RGB's 3 out) leave the GEMMs too small to pay for the transforms.
+  return env && g_enabled.load(std::memory_order_relaxed) && use_avx2() && g.kh == 3 && g.kw == 3 && g.stride == 1 &&
+         g.Cin >= 16 && Cout >= 16 && g.Ho > 0 && g.Wo > 0;
+}
+
+int64_t winograd_weights_size(int64_t Cout, int64_t Cin) { return 16 * round_up(Cout, kMR) * Cin; }
+
+void pack_winograd_weights(ThreadPool& pool, const float* w, int64_t Cout, int64_t Cin, float* dst) {
+  const int64_t mpad = round_up(Cout, kMR);
+  pool.parallel_for(mpad, [&](int64_t co) {
+    const int64_t q = co / kMR, r = co % kMR;
+    for (int64_t ci = 0; ci < Cin; ++ci) {
+      double u[4][4] = {};
+      if (co < Cout) {
+        const float* g = w + (co * Cin + ci) * 9;
+        double t[4][3];  // G g, in double so U carries one rounding only
+        for (int k = 0; k < 3; ++k) {
+          const double g0 = g[k], g1 = g[3 + k], g2 = g[6 + k];
+          t[0][k] = g0;
+          t[1][k] = 0.5 * (g0 + g1 + g2);
+          t[2][k] = 0.5 * (g0 - g1 + g2);
+          t[3][k] = g2;
+        }
+        for (int a = 0; a < 4; ++a) {  // (G g) G^T
+          u[a][0] = t[a][0];
+          u[a][1] = 0.5 * (t[a][0] + t[a][1] + t[a][2]);
+          u[a][2] = 0.5 * (t[a][0] - t[a][1] + t[a][2]);
+          u[a][3] = t[a][2];
+        }
+      }
+      for (int e = 0; e < 16; ++e) dst[e * mpad * Cin + q * Cin * kMR + ci * kMR + r] = float(u[e / 4][e % 4]);
+    }
+  });
+}
+
+void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, const float* u, int64_t Cout,
+                   const float* bias, float* out) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  const int64_t Cin = g.Cin, mpad = round_up(Cout, kMR), mpanels = mpad / kMR;
+  const int64_t th = ceil_div(g.Ho, 2), npanels = ceil_div(ceil_div(g.Wo, 2), kTiles);
+  const int64_t vstride = Cin * kTiles, mstride = mpad * kTiles;
+  ConvGeometry g4 = g;  // fill_conv_slab reads input rows 2 * ty - pad_top + r, r < 4, for tile row ty
+  g4.kh = 4;
+  g4.stride = 2;
+  const MicroKernel kern = micro_kernel();
+  pool.parallel_for(th * npanels, [&](int64_t t) {
+    const int64_t ty = t / npanels, tx0 = (t % npanels) * kTiles;
+    float* v = tls_v.get(size_t(16 * vstride));
+    float* m = tls_m.get(size_t(16 * mstride));
+    float* slab = tls_slab.get(size_t(std::min(kChunk, Cin) * 4 * kSlabLs));
+    for (int64_t c0 = 0; c0 < Cin; c0 += kChunk) {
+      const int64_t nc = std::min(kChunk, Cin - c0);
+      fill_conv_slab(g4, x, c0, nc, ty, tx0, kSlabLs, slab);
+      winograd_input_avx2(slab, nc, kSlabLs, v + c0 * kTiles, vstride);
+    }
+    for (int e = 0; e < 16; ++e)
+      for (int64_t k0 = 0; k0 < Cin; k0 += kKBlock) {
+        const int64_t kc = std::min(kKBlock, Cin - k0);
+        for (int64_t q = 0; q < mpanels; ++q)
+          kern(kc, u + e * mpad * Cin + q * Cin * kMR + k0 * kMR, v + e * vstride + k0 * kTiles,
+               m + e * mstride + q * kMR * kTiles, kTiles, k0 > 0);
+      }
+    const int64_t oy = 2 * ty, ox = 2 * tx0;
+    winograd_output_avx2(m, mstride, Cout, bias, out + oy * g.Wo + ox, g.Ho * g.Wo, g.Wo,
+                         int(std::min<int64_t>(2, g.Ho - oy)), int(std::min<int64_t>(2 * kTiles, g.Wo - ox)));
+  });
+#else
+  (void)pool, (void)g, (void)x, (void)u, (void)Cout, (void)bias, (void)out;
+#endif
+}
+
+}  // namespace ovis::cpu
