@@ -1,6 +1,7 @@
-// Winograd F(2x2, 3x3) driver (see conv_winograd.h). One task per panel of 16 tiles along a tile row
-// (2 output rows x 32 columns): fill a zero-padded slab with the 4 input rows per channel, transform it
-// into 16 B panels, run the 16 GEMMs over all output channels, transform back. Every output is summed
+// Winograd F(2x2, 3x3) driver (see conv_winograd.h). One task per panel of 16 tiles (2 output rows x 32
+// columns) on one or more consecutive tile rows: transform the input (straight from the image inside it,
+// else from a zero-padded slab) into 16 B panels per row, run the 16 GEMMs over all output channels,
+// transform back. Every output is summed
 // inside one task in a fixed order, so the threads do not change the result.
 #include "cpu/gemm/conv_winograd.h"
 
@@ -80,30 +81,47 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
   const int64_t Cin = g.Cin, mpad = round_up(Cout, kMR), mpanels = mpad / kMR;
   const int64_t th = ceil_div(g.Ho, 2), npanels = ceil_div(ceil_div(g.Wo, 2), kTiles);
   const int64_t vstride = Cin * kTiles, mstride = mpad * kTiles;
-  ConvGeometry g4 = g;  // fill_conv_slab reads input rows 2 * ty - pad_top + r, r < 4, for tile row ty
-  g4.kh = 4;
-  g4.stride = 2;
+  // Tile rows per task: each task sweeps all of U (16 * Cout * Cin floats) once, so wide convs take
+  // several rows to reuse it; enough tasks stay for the threads to share.
+  int64_t nr = std::clamp<int64_t>(Cout * Cin / 8192, 1, 8);
+  while (nr > 1 && ceil_div(th, nr) * npanels < 4 * int64_t(pool.size())) nr /= 2;
+  const int64_t R = 2 * nr + 2;  // input rows of nr tile rows
+  ConvGeometry gs = g;           // fill_conv_slab reads input rows 2 * ty - pad_top + r, r < R
+  gs.kh = R;
+  gs.stride = 2;
   const MicroKernel kern = micro_kernel();
-  pool.parallel_for(th * npanels, [&](int64_t t) {
-    const int64_t ty = t / npanels, tx0 = (t % npanels) * kTiles;
-    float* v = tls_v.get(size_t(16 * vstride));
-    float* m = tls_m.get(size_t(16 * mstride));
-    float* slab = tls_slab.get(size_t(std::min(kChunk, Cin) * 4 * kSlabLs));
-    for (int64_t c0 = 0; c0 < Cin; c0 += kChunk) {
-      const int64_t nc = std::min(kChunk, Cin - c0);
-      fill_conv_slab(g4, x, c0, nc, ty, tx0, kSlabLs, slab);
-      winograd_input_avx2(slab, nc, kSlabLs, v + c0 * kTiles, vstride);
+  pool.parallel_for(ceil_div(th, nr) * npanels, [&](int64_t t) {
+    const int64_t ty0 = (t / npanels) * nr, tx0 = (t % npanels) * kTiles, rows = std::min(nr, th - ty0);
+    float* v = tls_v.get(size_t(rows * 16 * vstride));
+    float* m = tls_m.get(size_t(rows * 16 * mstride));
+    const int64_t iy0 = 2 * ty0 - g.pad_top, ix0 = 2 * tx0 - g.pad_left;
+    if (iy0 >= 0 && iy0 + 2 * rows + 2 <= g.H && ix0 >= 0 && ix0 + kSlabLs <= g.W) {
+      // Inside the image: transform straight from it.
+      for (int64_t r = 0; r < rows; ++r)
+        winograd_input_avx2(x + (iy0 + 2 * r) * g.W + ix0, Cin, g.H * g.W, g.W, v + r * 16 * vstride, vstride);
+    } else {
+      float* slab = tls_slab.get(size_t(std::min(kChunk, Cin) * R * kSlabLs));
+      for (int64_t c0 = 0; c0 < Cin; c0 += kChunk) {
+        const int64_t nc = std::min(kChunk, Cin - c0);
+        fill_conv_slab(gs, x, c0, nc, ty0, tx0, kSlabLs, slab);
+        for (int64_t r = 0; r < rows; ++r)
+          winograd_input_avx2(slab + 2 * r * kSlabLs, nc, R * kSlabLs, kSlabLs, v + r * 16 * vstride + c0 * kTiles,
+                              vstride);
+      }
     }
     for (int e = 0; e < 16; ++e)
       for (int64_t k0 = 0; k0 < Cin; k0 += kKBlock) {
         const int64_t kc = std::min(kKBlock, Cin - k0);
         for (int64_t q = 0; q < mpanels; ++q)
-          kern(kc, u + e * mpad * Cin + q * Cin * kMR + k0 * kMR, v + e * vstride + k0 * kTiles,
-               m + e * mstride + q * kMR * kTiles, kTiles, k0 > 0);
+          for (int64_t r = 0; r < rows; ++r)
+            kern(kc, u + e * mpad * Cin + q * Cin * kMR + k0 * kMR, v + (r * 16 + e) * vstride + k0 * kTiles,
+                 m + (r * 16 + e) * mstride + q * kMR * kTiles, kTiles, k0 > 0);
       }
-    const int64_t oy = 2 * ty, ox = 2 * tx0;
-    winograd_output_avx2(m, mstride, Cout, bias, out + oy * g.Wo + ox, g.Ho * g.Wo, g.Wo,
-                         int(std::min<int64_t>(2, g.Ho - oy)), int(std::min<int64_t>(2 * kTiles, g.Wo - ox)));
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t oy = 2 * (ty0 + r), ox = 2 * tx0;
+      winograd_output_avx2(m + r * 16 * mstride, mstride, Cout, bias, out + oy * g.Wo + ox, g.Ho * g.Wo, g.Wo,
+                           int(std::min<int64_t>(2, g.Ho - oy)), int(std::min<int64_t>(2 * kTiles, g.Wo - ox)));
+    }
   });
 #else
   (void)pool, (void)g, (void)x, (void)u, (void)Cout, (void)bias, (void)out;

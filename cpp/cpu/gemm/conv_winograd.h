@@ -28,10 +28,10 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
                    const float* bias, float* out);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// Input transform V = B^T d B of 16 tiles (one micro-kernel panel) for nc channels. slab: rows (c * 4 + r)
-// of pitch ls >= 34 hold input row r of the tiles from their first column on. Writes
+// Input transform V = B^T d B of 16 tiles (one micro-kernel panel) for nc channels: input row r (< 4) of
+// channel c from the tiles' first column on is src + c * cpitch + r * rpitch, 34 floats. Writes
 // v[e * vstride + c * 16 + tile] for the 16 positions e.
-void winograd_input_avx2(const float* slab, int64_t nc, int64_t ls, float* v, int64_t vstride);
+void winograd_input_avx2(const float* src, int64_t nc, int64_t cpitch, int64_t rpitch, float* v, int64_t vstride);
 // Output transform Y = A^T m A (+ bias) of 16 tiles for Cout channels: m[e * mstride + co * 16 + tile].
 // Writes rows 0..rows-1 (1 or 2) and columns 0..cols-1 (<= 32) of the tiles' 2 x 32 output block at
 // out + co * plane + row * ld + col.

@@ -46,13 +46,13 @@ OVIS_AVX2_INLINE void interleave(__m256 a, __m256 b, float* dst) {
 
 }  // namespace
 
-__attribute__((target("avx2,fma"))) void winograd_input_avx2(const float* slab, int64_t nc, int64_t ls, float* v,
-                                                             int64_t vstride) {
+__attribute__((target("avx2,fma"))) void winograd_input_avx2(const float* src, int64_t nc, int64_t cpitch,
+                                                             int64_t rpitch, float* v, int64_t vstride) {
   for (int64_t c = 0; c < nc; ++c)
     for (int h = 0; h < 2; ++h) {  // tiles 8h..8h+7
       __m256 t[4][4];              // t[r] = row r of d B
       for (int r = 0; r < 4; ++r) {
-        const float* s = slab + (c * 4 + r) * ls + 16 * h;
+        const float* s = src + c * cpitch + r * rpitch + 16 * h;
         __m256 d[4];
         split_even_odd(s, d[0], d[1]);
         split_even_odd(s + 2, d[2], d[3]);
@@ -71,7 +71,11 @@ __attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, in
                                                               const float* bias, float* out, int64_t plane, int64_t ld,
                                                               int rows, int cols) {
   alignas(32) float tmp[2][32];
+  const bool full = rows == 2 && cols == 32;  // else store to tmp and copy what lies inside the image
   for (int64_t co = 0; co < Cout; ++co) {
+    float* o = out + co * plane;
+    float* d0 = full ? o : tmp[0];
+    float* d1 = full ? o + ld : tmp[1];
     const __m256 bv = _mm256_set1_ps(bias ? bias[co] : 0.f);
     for (int h = 0; h < 2; ++h) {
       const float* mp = m + co * 16 + 8 * h;
@@ -82,11 +86,11 @@ __attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, in
       __m256 y00, y10, y01, y11;  // y<row><col>
       at4(s0[0], s0[1], s0[2], s0[3], y00, y10);
       at4(s1[0], s1[1], s1[2], s1[3], y01, y11);
-      interleave(_mm256_add_ps(y00, bv), _mm256_add_ps(y01, bv), tmp[0] + 16 * h);
-      interleave(_mm256_add_ps(y10, bv), _mm256_add_ps(y11, bv), tmp[1] + 16 * h);
+      interleave(_mm256_add_ps(y00, bv), _mm256_add_ps(y01, bv), d0 + 16 * h);
+      interleave(_mm256_add_ps(y10, bv), _mm256_add_ps(y11, bv), d1 + 16 * h);
     }
-    float* o = out + co * plane;
-    for (int r = 0; r < rows; ++r) std::copy(tmp[r], tmp[r] + cols, o + r * ld);
+    if (!full)
+      for (int r = 0; r < rows; ++r) std::copy(tmp[r], tmp[r] + cols, o + r * ld);
   }
 }
 
