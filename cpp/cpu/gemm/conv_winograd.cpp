@@ -80,7 +80,9 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   const int64_t Cin = g.Cin, mpad = round_up(Cout, kMR), mpanels = mpad / kMR;
   const int64_t th = ceil_div(g.Ho, 2), npanels = ceil_div(ceil_div(g.Wo, 2), kTiles);
-  const int64_t vstride = Cin * kTiles, mstride = mpad * kTiles;
+  // One cache line past a multiple of Cin * 16 floats: the 16 positions' rows are written together and
+  // a power-of-two stride would put them all in the same cache set.
+  const int64_t vstride = Cin * kTiles + 16, mstride = mpad * kTiles + 16;
   // Tile rows per task: each task sweeps all of U (16 * Cout * Cin floats) once, so wide convs take
   // several rows to reuse it; enough tasks stay for the threads to share.
   int64_t nr = std::clamp<int64_t>(Cout * Cin / 8192, 1, 8);
