@@ -1,8 +1,8 @@
 // Winograd F(2x2, 3x3) driver (see conv_winograd.h). One task per panel of 16 tiles (2 output rows x 32
 // columns) on one or more consecutive tile rows: transform the input (straight from the image inside it,
 // else from a zero-padded slab) into 16 B panels per row, run the 16 GEMMs over all output channels,
-// transform back. Every output is summed
-// inside one task in a fixed order, so the threads do not change the result.
+// transform back. Every output is summed inside one task in a fixed order, so the threads do not change
+// the result.
 #include "cpu/gemm/conv_winograd.h"
 
 #include <algorithm>
@@ -18,10 +18,12 @@ namespace ovis::cpu {
 
 namespace {
 
-constexpr int64_t kTiles = kNR;              // tiles per task: one micro-kernel panel
-constexpr int64_t kSlabLs = 2 * kTiles + 2;  // input columns the tiles read
-constexpr int64_t kChunk = 64;               // channels per slab fill
-constexpr int64_t kKBlock = 256;             // GEMM depth per call (the B panel stays near L1)
+constexpr int64_t kTiles = kNR;                     // tiles per task: one micro-kernel panel
+constexpr int64_t kSlabLs = 2 * kTiles + 2;         // input columns the tiles read
+constexpr int64_t kChunk = 64;                      // channels per slab fill
+constexpr int64_t kKBlock = 256;                    // GEMM depth per call (the B panel stays near L1)
+constexpr int64_t kBatchedMinChannels = 256 * 256;  // conv_winograd_batched from this Cin * Cout
+constexpr int64_t kBatchedMaxPanels = 64;           // and below this many panels (512^2 at 32^2 in 11% less time)
 
 thread_local Scratch tls_v, tls_m, tls_slab;
 std::atomic<bool> g_enabled{true};
@@ -80,6 +82,10 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   const int64_t Cin = g.Cin, mpad = round_up(Cout, kMR), mpanels = mpad / kMR;
   const int64_t th = ceil_div(g.Ho, 2), npanels = ceil_div(ceil_div(g.Wo, 2), kTiles);
+  // Wide convs on small images: too few tile rows per task to reuse U. Decided by the shapes only, so
+  // the threads do not change which path (and rounding) a conv gets.
+  if (Cin * Cout >= kBatchedMinChannels && th * npanels < kBatchedMaxPanels)
+    return conv_winograd_batched(pool, g, x, u, Cout, bias, out);
   // One cache line past a multiple of Cin * 16 floats: the 16 positions' rows are written together and
   // a power-of-two stride would put them all in the same cache set.
   const int64_t vstride = Cin * kTiles + 16, mstride = mpad * kTiles + 16;
@@ -100,7 +106,7 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
     if (iy0 >= 0 && iy0 + 2 * rows + 2 <= g.H && ix0 >= 0 && ix0 + kSlabLs <= g.W) {
       // Inside the image: transform straight from it.
       for (int64_t r = 0; r < rows; ++r)
-        winograd_input_avx2(x + (iy0 + 2 * r) * g.W + ix0, Cin, g.H * g.W, g.W, v + r * 16 * vstride, vstride);
+        winograd_input_avx2(x + (iy0 + 2 * r) * g.W + ix0, Cin, g.H * g.W, g.W, v + r * 16 * vstride, vstride, kTiles);
     } else {
       float* slab = tls_slab.get(size_t(std::min(kChunk, Cin) * R * kSlabLs));
       for (int64_t c0 = 0; c0 < Cin; c0 += kChunk) {
@@ -108,7 +114,7 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
         fill_conv_slab(gs, x, c0, nc, ty0, tx0, kSlabLs, slab);
         for (int64_t r = 0; r < rows; ++r)
           winograd_input_avx2(slab + 2 * r * kSlabLs, nc, R * kSlabLs, kSlabLs, v + r * 16 * vstride + c0 * kTiles,
-                              vstride);
+                              vstride, kTiles);
       }
     }
     for (int e = 0; e < 16; ++e)
@@ -121,7 +127,7 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
       }
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t oy = 2 * (ty0 + r), ox = 2 * tx0;
-      winograd_output_avx2(m + r * 16 * mstride, mstride, Cout, bias, out + oy * g.Wo + ox, g.Ho * g.Wo, g.Wo,
+      winograd_output_avx2(m + r * 16 * mstride, mstride, kTiles, Cout, bias, out + oy * g.Wo + ox, g.Ho * g.Wo, g.Wo,
                            int(std::min<int64_t>(2, g.Ho - oy)), int(std::min<int64_t>(2 * kTiles, g.Wo - ox)));
     }
   });

@@ -47,7 +47,8 @@ OVIS_AVX2_INLINE void interleave(__m256 a, __m256 b, float* dst) {
 }  // namespace
 
 __attribute__((target("avx2,fma"))) void winograd_input_avx2(const float* src, int64_t nc, int64_t cpitch,
-                                                             int64_t rpitch, float* v, int64_t vstride) {
+                                                             int64_t rpitch, float* v, int64_t vstride,
+                                                             int64_t cstride) {
   for (int64_t c = 0; c < nc; ++c)
     for (int h = 0; h < 2; ++h) {  // tiles 8h..8h+7
       __m256 t[4][4];              // t[r] = row r of d B
@@ -62,14 +63,14 @@ __attribute__((target("avx2,fma"))) void winograd_input_avx2(const float* src, i
         const __m256 col[4] = {t[0][b], t[1][b], t[2][b], t[3][b]};
         __m256 o[4];
         bt4(col, o);
-        for (int a = 0; a < 4; ++a) _mm256_storeu_ps(v + (a * 4 + b) * vstride + c * 16 + 8 * h, o[a]);
+        for (int a = 0; a < 4; ++a) _mm256_storeu_ps(v + (a * 4 + b) * vstride + c * cstride + 8 * h, o[a]);
       }
     }
 }
 
-__attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, int64_t mstride, int64_t Cout,
-                                                              const float* bias, float* out, int64_t plane, int64_t ld,
-                                                              int rows, int cols) {
+__attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, int64_t mstride, int64_t cstride,
+                                                              int64_t Cout, const float* bias, float* out,
+                                                              int64_t plane, int64_t ld, int rows, int cols) {
   alignas(32) float tmp[2][32];
   const bool full = rows == 2 && cols == 32;  // else store to tmp and copy what lies inside the image
   for (int64_t co = 0; co < Cout; ++co) {
@@ -78,7 +79,7 @@ __attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, in
     float* d1 = full ? o + ld : tmp[1];
     const __m256 bv = _mm256_set1_ps(bias ? bias[co] : 0.f);
     for (int h = 0; h < 2; ++h) {
-      const float* mp = m + co * 16 + 8 * h;
+      const float* mp = m + co * cstride + 8 * h;
       __m256 s0[4], s1[4];  // m A per row a
       for (int a = 0; a < 4; ++a)
         at4(_mm256_loadu_ps(mp + (a * 4 + 0) * mstride), _mm256_loadu_ps(mp + (a * 4 + 1) * mstride),
