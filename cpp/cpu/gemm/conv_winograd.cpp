@@ -90,8 +90,9 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
   // a power-of-two stride would put them all in the same cache set.
   const int64_t vstride = Cin * kTiles + 16, mstride = mpad * kTiles + 16;
   // Tile rows per task: each task sweeps all of U (16 * Cout * Cin floats) once, so wide convs take
-  // several rows to reuse it; enough tasks stay for the threads to share.
-  int64_t nr = std::clamp<int64_t>(Cout * Cin / 8192, 1, 8);
+  // several rows to reuse it (and neighbouring tile rows share 2 of their 4 input rows); enough tasks
+  // stay for the threads to share.
+  int64_t nr = std::clamp<int64_t>(Cout * Cin / 8192, 4, 8);
   while (nr > 1 && ceil_div(th, nr) * npanels < 4 * int64_t(pool.size())) nr /= 2;
   const int64_t R = 2 * nr + 2;  // input rows of nr tile rows
   ConvGeometry gs = g;           // fill_conv_slab reads input rows 2 * ty - pad_top + r, r < R
