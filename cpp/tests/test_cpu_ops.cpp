@@ -600,6 +600,33 @@ TEST(conv2d_row_segments_channel_blocks) {
   CHECK(y0.shape == (Shape{1, 3, 4, 4}) && y0.ptr<float>()[16 * 2 + 5] == b0.ptr<float>()[2]);
 }
 
+TEST(conv2d_avx512_kernel_same_bits_as_avx2) {
+  // The AVX-512 direct kernel (two panels at a time) against the AVX2 one: stride 1, odd panel counts,
+  // 1x1, 7x7, several channel blocks, a 32-channel 3x3 with Winograd off. Same FMA chains: same bits.
+  struct Case {
+    int64_t Ci, Co, H, W, k;
+    int p;
+  };
+  const Case cases[] = {{3, 5, 9, 75, 3, 1}, {64, 40, 5, 49, 3, 1}, {16, 33, 6, 40, 1, 0},
+                        {9, 4, 9, 37, 7, 3}, {33, 3, 6, 300, 3, 1}, {32, 32, 7, 70, 3, 1}};
+  uint32_t seed = 400;
+  cpu::set_winograd_enabled(false);
+  for (const Case& c : cases) {
+    Tensor x = random_tensor(Shape{1, c.Ci, c.H, c.W}, DType::F32, seed++);
+    Tensor w = random_tensor(Shape{c.Co, c.Ci, c.k, c.k}, DType::BF16, seed++);
+    Tensor b = random_tensor(Shape{c.Co}, DType::F32, seed++);
+    const std::string what = "Ci=" + std::to_string(c.Ci) + " Co=" + std::to_string(c.Co) +
+                             " W=" + std::to_string(c.W) + " k=" + std::to_string(c.k);
+    Tensor y = cpu2().conv2d(x, w, &b, 1, c.p, c.p, c.p, c.p);
+    cpu::force_avx2(true);
+    Tensor y2 = cpu2().conv2d(x, w, &b, 1, c.p, c.p, c.p, c.p);
+    cpu::force_avx2(false);
+    CHECK_REL(y, ref_conv(x, w, &b, 1, c.p, c.p, c.p, c.p), kTol, what);
+    CHECK_MSG(ovis_test::same_bytes(y, y2), "AVX-512 vs AVX2 " + what);
+  }
+  cpu::set_winograd_enabled(true);
+}
+
 TEST(conv2d_winograd_matches_reference_and_direct) {
   // Stride-1 3x3 convs with >= 16 channels take Winograd F(2x2, 3x3): odd sizes (partial tiles and
   // panels), valid and asymmetric padding, Cout not a multiple of the micro-panel, Cin past one slab
