@@ -18,10 +18,10 @@ bool winograd_applies(const ConvGeometry& g, int64_t Cout);
 // Tests switch the Winograd path off to compare it with the direct conv.
 void set_winograd_enabled(bool on);
 
-// Transformed weights U = G g G^T of w [Cout, Cin, 3, 3] (f32) as 16 sets (one per transform position)
+// Transformed weights U = G g G^T of w [Cout, Cin, 3, 3] (F32/F16/BF16) as 16 sets (one per transform position)
 // of GEMM micro-panels: set e, panel q at dst + e * mpad * Cin + q * Cin * kMR (rows past Cout zero).
 int64_t winograd_weights_size(int64_t Cout, int64_t Cin);
-void pack_winograd_weights(ThreadPool& pool, const float* w, int64_t Cout, int64_t Cin, float* dst);
+void pack_winograd_weights(ThreadPool& pool, const void* w, DType wt, int64_t Cout, int64_t Cin, float* dst);
 
 // out [Cout, Ho, Wo] = conv3x3(x [Cin, H, W]) + bias (may be null). Results do not depend on the threads.
 void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, const float* u, int64_t Cout,

@@ -5,6 +5,7 @@
 
 #include "cpu/gemm/conv_gemm.h"
 #include "cpu/gemm/conv_winograd.h"
+#include "cpu/gemm/scratch.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
 #include "cpu/thread_pool.h"
@@ -22,11 +23,15 @@ Tensor op_conv2d(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tenso
   if (bias) bp = as_f32(*bias, btmp);
   Tensor out = new_tensor(Shape{B, Cout, Ho, Wo});
   const ConvGeometry g{Cin, H, W, kh, kw, stride, pad_top, pad_left, Ho, Wo};
-  if (winograd_applies(g, Cout)) {
-    std::vector<float> wtmp, u(size_t(winograd_weights_size(Cout, Cin)));
-    pack_winograd_weights(pool, as_f32(w, wtmp), Cout, Cin, u.data());
+  // Block-quantized weights stay on the implicit GEMM, whose packing dequantizes them.
+  const bool float_weights = w.dtype == DType::F32 || w.dtype == DType::BF16 || w.dtype == DType::F16;
+  if (float_weights && winograd_applies(g, Cout)) {
+    // Every float of u is written by the packing: no zero fill (16 MiB at 512 channels).
+    static thread_local Scratch u;
+    float* up = u.get(size_t(winograd_weights_size(Cout, Cin)));
+    pack_winograd_weights(pool, w.data, w.dtype, Cout, Cin, up);
     for (int64_t b = 0; b < B; ++b)
-      conv_winograd(pool, g, x.ptr<float>() + b * Cin * H * W, u.data(), Cout, bp, out.ptr<float>() + b * Cout * P);
+      conv_winograd(pool, g, x.ptr<float>() + b * Cin * H * W, up, Cout, bp, out.ptr<float>() + b * Cout * P);
     return out;
   }
   std::vector<float> wpacked(size_t(conv_packed_weights_size(Cout, CK)));
