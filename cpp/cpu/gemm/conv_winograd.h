@@ -35,13 +35,13 @@ void conv_winograd_batched(ThreadPool& pool, const ConvGeometry& g, const float*
                            const float* bias, float* out);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// Input transform V = B^T d B of 16 tiles (one micro-kernel panel) for nc channels: input row r (< 4) of
-// channel c from the tiles' first column on is src + c * cpitch + r * rpitch, 34 floats. Writes
+// Input transform V = B^T d B of kNR tiles (one micro-kernel panel) for nc channels: input row r (< 4)
+// of channel c from the tiles' first column on is src + c * cpitch + r * rpitch, 2 * kNR + 2 floats. Writes
 // v[e * vstride + c * cstride + tile] for the 16 positions e.
 void winograd_input_avx2(const float* src, int64_t nc, int64_t cpitch, int64_t rpitch, float* v, int64_t vstride,
                          int64_t cstride);
-// Output transform Y = A^T m A (+ bias) of 16 tiles for Cout channels: m[e * mstride + co * cstride + tile].
-// Writes rows 0..rows-1 (1 or 2) and columns 0..cols-1 (<= 32) of the tiles' 2 x 32 output block at
+// Output transform Y = A^T m A (+ bias) of kNR tiles for Cout channels: m[e * mstride + co * cstride + tile].
+// Writes rows 0..rows-1 (1 or 2) and columns 0..cols-1 (<= 2 * kNR) of the tiles' 2 x 2kNR output block at
 // out + co * plane + row * ld + col.
 void winograd_output_avx2(const float* m, int64_t mstride, int64_t cstride, int64_t Cout, const float* bias, float* out,
                           int64_t plane, int64_t ld, int rows, int cols);

@@ -8,9 +8,14 @@
 
 #include <algorithm>
 
+#include "cpu/gemm/gemm.h"
+
 #define OVIS_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
 
 namespace ovis::cpu {
+
+// A panel is kNR tiles: kNR / 8 vectors of 8.
+static_assert(kNR % 8 == 0 && kNR <= 32, "the Winograd transforms work on 8 tiles per vector, at most 32");
 
 namespace {
 
@@ -50,8 +55,8 @@ __attribute__((target("avx2,fma"))) void winograd_input_avx2(const float* src, i
                                                              int64_t rpitch, float* v, int64_t vstride,
                                                              int64_t cstride) {
   for (int64_t c = 0; c < nc; ++c)
-    for (int h = 0; h < 2; ++h) {  // tiles 8h..8h+7
-      __m256 t[4][4];              // t[r] = row r of d B
+    for (int h = 0; h < kNR / 8; ++h) {  // tiles 8h..8h+7
+      __m256 t[4][4];                    // t[r] = row r of d B
       for (int r = 0; r < 4; ++r) {
         const float* s = src + c * cpitch + r * rpitch + 16 * h;
         __m256 d[4];
@@ -71,14 +76,14 @@ __attribute__((target("avx2,fma"))) void winograd_input_avx2(const float* src, i
 __attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, int64_t mstride, int64_t cstride,
                                                               int64_t Cout, const float* bias, float* out,
                                                               int64_t plane, int64_t ld, int rows, int cols) {
-  alignas(32) float tmp[2][32];
-  const bool full = rows == 2 && cols == 32;  // else store to tmp and copy what lies inside the image
+  alignas(32) float tmp[2][2 * kNR];
+  const bool full = rows == 2 && cols == 2 * kNR;  // else store to tmp and copy what lies inside the image
   for (int64_t co = 0; co < Cout; ++co) {
     float* o = out + co * plane;
     float* d0 = full ? o : tmp[0];
     float* d1 = full ? o + ld : tmp[1];
     const __m256 bv = _mm256_set1_ps(bias ? bias[co] : 0.f);
-    for (int h = 0; h < 2; ++h) {
+    for (int h = 0; h < kNR / 8; ++h) {
       const float* mp = m + co * cstride + 8 * h;
       __m256 s0[4], s1[4];  // m A per row a
       for (int a = 0; a < 4; ++a)
