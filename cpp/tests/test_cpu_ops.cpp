@@ -665,6 +665,21 @@ TEST(conv2d_winograd_matches_reference_and_direct) {
     }
 }
 
+TEST(conv2d_winograd_large_output_streamed) {
+  // Outputs of >= 16 MiB are stored past the caches (full panels only; the last panel here is partial):
+  // the same values as the direct conv within the bound, the same bits on 1 and 2 threads.
+  Tensor x = random_tensor(Shape{1, 16, 520, 520}, DType::F32, 500);
+  Tensor w = random_tensor(Shape{16, 16, 3, 3}, DType::BF16, 501);
+  Tensor b = random_tensor(Shape{16}, DType::F32, 502);
+  Tensor y = cpu2().conv2d(x, w, &b, 1, 1, 1, 1, 1);
+  cpu::set_winograd_enabled(false);
+  Tensor yd = cpu2().conv2d(x, w, &b, 1, 1, 1, 1, 1);
+  cpu::set_winograd_enabled(true);
+  CHECK_REL(y, to_f64(yd), kTol, "16x520x520 Winograd vs direct");
+  CHECK(!ovis_test::same_bytes(y, yd));
+  CHECK(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, 1, 1, 1, 1, 1)));
+}
+
 TEST(conv2d_vae_sizes_threads_identical) {
   // A VAE-like 3x3 at a size where several tasks run at once, plus the 1x1 shortcut.
   Tensor x = random_tensor(Shape{1, 64, 40, 72}, DType::F32, 300);

@@ -43,8 +43,13 @@ OVIS_AVX2_INLINE void at4(__m256 m0, __m256 m1, __m256 m2, __m256 m3, __m256& y0
 }
 
 // [a0 b0 a1 b1 ... a7 b7] as two vectors.
-OVIS_AVX2_INLINE void interleave(__m256 a, __m256 b, float* dst) {
+OVIS_AVX2_INLINE void interleave(__m256 a, __m256 b, float* dst, bool stream) {
   const __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+  if (stream) {
+    _mm256_stream_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_stream_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    return;
+  }
   _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
   _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
 }
@@ -77,7 +82,11 @@ __attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, in
                                                               int64_t Cout, const float* bias, float* out,
                                                               int64_t plane, int64_t ld, int rows, int cols) {
   alignas(32) float tmp[2][2 * kNR];
-  const bool full = rows == 2 && cols == 2 * kNR;  // else store to tmp and copy what lies inside the image
+  const bool full = rows == 2 && cols == 2 * kNR;
+  // Outputs of 16 MiB and more leave the caches before the next op reads them: stream them past the
+  // caches (no read for ownership). Smaller ones stay cached for the next op.
+  const bool stream = full && Cout * plane >= (int64_t(1) << 22) && reinterpret_cast<uintptr_t>(out) % 32 == 0 &&
+                      plane % 8 == 0 && ld % 8 == 0;  // else store to tmp and copy what lies inside the image
   for (int64_t co = 0; co < Cout; ++co) {
     float* o = out + co * plane;
     float* d0 = full ? o : tmp[0];
@@ -92,12 +101,13 @@ __attribute__((target("avx2,fma"))) void winograd_output_avx2(const float* m, in
       __m256 y00, y10, y01, y11;  // y<row><col>
       at4(s0[0], s0[1], s0[2], s0[3], y00, y10);
       at4(s1[0], s1[1], s1[2], s1[3], y01, y11);
-      interleave(_mm256_add_ps(y00, bv), _mm256_add_ps(y01, bv), d0 + 16 * h);
-      interleave(_mm256_add_ps(y10, bv), _mm256_add_ps(y11, bv), d1 + 16 * h);
+      interleave(_mm256_add_ps(y00, bv), _mm256_add_ps(y01, bv), d0 + 16 * h, stream);
+      interleave(_mm256_add_ps(y10, bv), _mm256_add_ps(y11, bv), d1 + 16 * h, stream);
     }
     if (!full)
       for (int r = 0; r < rows; ++r) std::copy(tmp[r], tmp[r] + cols, o + r * ld);
   }
+  if (stream) _mm_sfence();  // streamed stores are weakly ordered: make them visible before the task ends
 }
 
 }  // namespace ovis::cpu
