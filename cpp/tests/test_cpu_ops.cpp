@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "cpu/gemm/conv_winograd.h"
 #include "cpu/host_block_cache.h"
 #include "cpu/quant/quantize.h"
 #include "cpu/simd/cpu_features.h"
@@ -636,6 +637,86 @@ TEST(conv2d_row_segments_channel_blocks) {
   Tensor b0 = random_tensor(Shape{3}, DType::F32, 1);
   Tensor y0 = cpu2().conv2d(x0, w0, &b0, 1, 1, 1, 1, 1);
   CHECK(y0.shape == (Shape{1, 3, 4, 4}) && y0.ptr<float>()[16 * 2 + 5] == b0.ptr<float>()[2]);
+}
+
+TEST(conv2d_avx512_kernel_same_bits_as_avx2) {
+  // The AVX-512 direct kernel (two panels at a time) against the AVX2 one: stride 1, odd panel counts,
+  // 1x1, 7x7, several channel blocks, a 32-channel 3x3 with Winograd off. Same FMA chains: same bits.
+  struct Case {
+    int64_t Ci, Co, H, W, k;
+    int p;
+  };
+  const Case cases[] = {{3, 5, 9, 75, 3, 1}, {64, 40, 5, 49, 3, 1}, {16, 33, 6, 40, 1, 0},
+                        {9, 4, 9, 37, 7, 3}, {33, 3, 6, 300, 3, 1}, {32, 32, 7, 70, 3, 1}};
+  uint32_t seed = 400;
+  cpu::set_winograd_enabled(false);
+  for (const Case& c : cases) {
+    Tensor x = random_tensor(Shape{1, c.Ci, c.H, c.W}, DType::F32, seed++);
+    Tensor w = random_tensor(Shape{c.Co, c.Ci, c.k, c.k}, DType::BF16, seed++);
+    Tensor b = random_tensor(Shape{c.Co}, DType::F32, seed++);
+    const std::string what = "Ci=" + std::to_string(c.Ci) + " Co=" + std::to_string(c.Co) +
+                             " W=" + std::to_string(c.W) + " k=" + std::to_string(c.k);
+    Tensor y = cpu2().conv2d(x, w, &b, 1, c.p, c.p, c.p, c.p);
+    cpu::force_avx2(true);
+    Tensor y2 = cpu2().conv2d(x, w, &b, 1, c.p, c.p, c.p, c.p);
+    cpu::force_avx2(false);
+    CHECK_REL(y, ref_conv(x, w, &b, 1, c.p, c.p, c.p, c.p), kTol, what);
+    CHECK_MSG(ovis_test::same_bytes(y, y2), "AVX-512 vs AVX2 " + what);
+  }
+  cpu::set_winograd_enabled(true);
+}
+
+TEST(conv2d_winograd_matches_reference_and_direct) {
+  // Stride-1 3x3 convs with >= 16 channels take Winograd F(2x2, 3x3): odd sizes (partial tiles and
+  // panels), valid and asymmetric padding, Cout not a multiple of the micro-panel, Cin past one slab
+  // chunk (64) and one GEMM depth block (256), batch 2, a single row, several tile rows per task (the
+  // last one short) with panels inside the image and on its borders; Cin * Cout >= 256^2 runs each
+  // position's product as one GEMM over groups of panels.
+  struct Case {
+    int64_t B, Ci, Co, H, W;
+    int pt, pl, pb, pr;
+  };
+  const Case cases[] = {
+      {1, 16, 16, 9, 11, 1, 1, 1, 1},    {2, 37, 19, 13, 70, 1, 1, 1, 1},  {1, 70, 24, 6, 5, 0, 0, 0, 0},
+      {1, 300, 20, 5, 7, 1, 1, 1, 1},    {1, 16, 17, 8, 9, 0, 1, 1, 0},    {1, 24, 32, 1, 40, 1, 1, 1, 1},
+      {1, 130, 128, 21, 75, 1, 1, 1, 1}, {1, 260, 255, 7, 37, 1, 1, 1, 1},  // the last: batched GEMMs
+      {1, 520, 130, 11, 70, 1, 1, 1, 1},                                    // batched, 2 groups of panels (15 + 3)
+  };
+  uint32_t seed = 300;
+  for (const Case& c : cases)
+    for (DType wt : kWeightTypes) {
+      if (wt != DType::F32 && c.Ci * c.Co > 50000) continue;  // (the double reference is slow)
+      Tensor x = random_tensor(Shape{c.B, c.Ci, c.H, c.W}, DType::F32, seed++);
+      Tensor w = random_tensor(Shape{c.Co, c.Ci, 3, 3}, wt, seed++);
+      Tensor b = random_tensor(Shape{c.Co}, DType::F32, seed++);
+      const std::string what = "Ci=" + std::to_string(c.Ci) + " Co=" + std::to_string(c.Co) + " " +
+                               std::to_string(c.H) + "x" + std::to_string(c.W) + " " + dn(wt);
+      Tensor y = cpu2().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr);
+      const int64_t Ho = c.H + c.pt + c.pb - 2, Wo = c.W + c.pl + c.pr - 2;
+      CHECK(y.shape == (Shape{c.B, c.Co, Ho, Wo}));
+      CHECK_REL(y, ref_conv(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr), kTol, what);
+      CHECK_MSG(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr)), what);
+      cpu::set_winograd_enabled(false);
+      Tensor yd = cpu2().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr);
+      cpu::set_winograd_enabled(true);
+      CHECK_REL(y, to_f64(yd), kTol, "vs direct " << what);
+      CHECK_MSG(!ovis_test::same_bytes(y, yd), "Winograd path not taken: " + what);  // it rounds differently
+    }
+}
+
+TEST(conv2d_winograd_large_output_streamed) {
+  // Outputs of >= 16 MiB are stored past the caches (full panels only; the last panel here is partial):
+  // the same values as the direct conv within the bound, the same bits on 1 and 2 threads.
+  Tensor x = random_tensor(Shape{1, 16, 520, 520}, DType::F32, 500);
+  Tensor w = random_tensor(Shape{16, 16, 3, 3}, DType::BF16, 501);
+  Tensor b = random_tensor(Shape{16}, DType::F32, 502);
+  Tensor y = cpu2().conv2d(x, w, &b, 1, 1, 1, 1, 1);
+  cpu::set_winograd_enabled(false);
+  Tensor yd = cpu2().conv2d(x, w, &b, 1, 1, 1, 1, 1);
+  cpu::set_winograd_enabled(true);
+  CHECK_REL(y, to_f64(yd), kTol, "16x520x520 Winograd vs direct");
+  CHECK(!ovis_test::same_bytes(y, yd));
+  CHECK(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, 1, 1, 1, 1, 1)));
 }
 
 TEST(conv2d_vae_sizes_threads_identical) {

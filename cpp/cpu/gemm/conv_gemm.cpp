@@ -60,9 +60,10 @@ void conv_gemm(ThreadPool& pool, const ConvGeometry& g, const float* x, const fl
   const int64_t ls = (seg - 1) * g.stride + g.kw;           // slab row: every column a full panel reads
   const int64_t cb = channels_per_block(mpad, g.Cin, khw);
   const MicroKernel kern = micro_kernel();
-  // Stride 1 with AVX2: the kernel reads pixels straight from the slab; otherwise pack each panel.
+  // Stride 1 with AVX2: the kernel reads pixels straight from the slab (with AVX-512, two panels at a
+  // time); otherwise pack each panel.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  const bool direct = g.stride == 1 && use_avx2();
+  const bool direct = g.stride == 1 && use_avx2(), wide = use_avx512();
 #endif
   pool.parallel_for(g.Ho * nseg, [&](int64_t t) {
     const int64_t oy = t / nseg, ox0 = (t % nseg) * seg, nw = std::min(seg, g.Wo - ox0);
@@ -76,6 +77,13 @@ void conv_gemm(ThreadPool& pool, const ConvGeometry& g, const float* x, const fl
       fill_conv_slab(g, x, c0, nc, oy, ox0, ls, slab);
       for (int64_t p = 0; p < npanels; ++p) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (direct && wide && p + 1 < npanels) {  // two panels at once
+          for (int64_t q = 0; q < mpanels; ++q)
+            conv_slab_kernel_avx512_x2(nc * g.kh, g.kw, ls, wpacked + q * K * kMR + k0 * kMR, slab + p * kNR,
+                                       acc + q * kMR * seg + p * kNR, seg, c0 > 0);
+          ++p;
+          continue;
+        }
         if (direct) {
           for (int64_t q = 0; q < mpanels; ++q)
             conv_slab_kernel_avx2(nc * g.kh, g.kw, ls, wpacked + q * K * kMR + k0 * kMR, slab + p * kNR,

@@ -39,6 +39,9 @@ void pack_slab_panel(const ConvGeometry& g, const float* slab, int64_t nc, int64
 // pixels b..b+15 in place; rows = channels * kh slab rows of pitch ls, kw taps each.
 void conv_slab_kernel_avx2(int64_t rows, int64_t kw, int64_t ls, const float* a, const float* b, float* c, int64_t ldc,
                            bool accumulate);
+// The same over two neighbouring panels (pixels b..b+31, c..c+31) with AVX-512F: the same bits.
+void conv_slab_kernel_avx512_x2(int64_t rows, int64_t kw, int64_t ls, const float* a, const float* b, float* c,
+                                int64_t ldc, bool accumulate);
 #endif
 
 // out [Cout, P] = conv(x [Cin, H, W]) + bias (bias may be null). The result does not depend on the

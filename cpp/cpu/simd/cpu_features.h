@@ -5,7 +5,7 @@ namespace ovis::cpu {
 
 // True when the AVX2+FMA code paths may run (CPU supports them and they are not switched off).
 bool use_avx2();
-// True when the AVX-512F f32 kernels may run: the CPU has AVX-512F, use_avx2() holds, and neither
+// True when the AVX-512F f32 kernels (GEMM, conv) may run: the CPU has AVX-512F, use_avx2() holds, and neither
 // OVIS_CPU_ISA=avx2 (or =portable) nor force_avx2 asks for the narrower path.
 bool use_avx512();
 // True when the AVX512-BF16 dot-product kernels may run (use_avx512() and the CPU has AVX512-BF16).
