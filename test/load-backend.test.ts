@@ -27,8 +27,16 @@ module.exports = { Engine, backends: () => ['cpu', 'cuda'], cudaDeviceCount: () 
   return file;
 }
 
+/** A stand-in libcublasLt.so.13, so the cuBLASLt search passes whether or not this machine has one. */
+function fakeCublasLt(): string {
+  const file = path.join(tempDir('fake-cublas'), 'libcublasLt.so.13');
+  writeFileSync(file, '');
+  return file;
+}
+
 it("'auto' falls back to the CPU, saying why, when the CUDA engine cannot start; 'cuda' rejects", async () => {
   vi.stubEnv('OVIS_IMAGE_CUDA_ADDON', fakeCudaAddon());
+  vi.stubEnv('OVIS_CUBLASLT_PATH', fakeCublasLt());
   const phases: string[] = [];
   const model = await OvisImage.load(TINY_DIFFUSERS, { device: 'auto', onProgress: (p) => phases.push(`${p.phase}: ${p.message}`) });
   try {
