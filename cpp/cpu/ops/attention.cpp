@@ -42,7 +42,9 @@ void load_row(const Tensor& t, int64_t b, int64_t s, int64_t h, float* dst) {
 
 // K and V of every (batch, KV head), packed once as the micro-kernel's B operand.
 // K for S = Q K^T: panel p holds keys [16p, 16p+16) as [d][16].
-// V for O = P V: panel dp holds dims [16dp, 16dp+16) as [key][16].
+// V for O = P V, key tile by key tile (kKB keys, the last one kn16 = its keys rounded up to 16): the tile
+// of keys [k0, k0+kKB) starts at k0 * hd16 and holds panel dp (dims [16dp, 16dp+16)) as [key][16] at
+// dp * kn16 * 16, so a tile's panels are consecutive, as the wide micro-kernel reads its two B panels.
 struct PackedKV {
   int64_t Sk16, hd16, dpanels;
   size_t k_stride, v_stride;
@@ -71,7 +73,9 @@ void pack_kv(ThreadPool& pool, const Tensor& k, const Tensor& v, PackedKV& kv) {
       float* kpanel = kdst + (s / kNR) * hd * kNR + s % kNR;
       for (int64_t d = 0; d < hd; ++d) kpanel[d * kNR] = row[size_t(d)];
       load_row(v, b, s, h, row.data());
-      for (int64_t d = 0; d < hd; ++d) vdst[(d / kNR) * kv.Sk16 * kNR + s * kNR + d % kNR] = row[size_t(d)];
+      const int64_t k0 = s / kKB * kKB, kn16 = round_up(std::min(kKB, Sk - k0), kNR);
+      float* vtile = vdst + k0 * kv.hd16 + (s - k0) * kNR;
+      for (int64_t d = 0; d < hd; ++d) vtile[(d / kNR) * kn16 * kNR + d % kNR] = row[size_t(d)];
     }
   });
 }
@@ -85,8 +89,29 @@ struct AttentionJob {
   bool causal;
   const float* mask;  // [B, Sk] (1 = visible) or null
   MicroKernel kern;
+  MicroKernel wide;  // 12 x 32 tiles (two A and two B panels at once) where AVX-512 allows, else null
   float* out;
 };
+
+// c = a · b over qpanels x npanels micro-tiles: A panel i at a + i * kc * kMR, B panel p at b + p * kc * kNR,
+// tile (i, p) at c + i * kMR * ldc + p * kNR. Pairs of panels go through the wide kernel, which computes
+// each output with the same FMA chain as the 6 x 16 one (same bits).
+void tile_products(const AttentionJob& j, int64_t kc, const float* a, int64_t qpanels, const float* b, int64_t npanels,
+                   float* c, int64_t ldc, bool accumulate) {
+  auto one = [&](int64_t i, int64_t p) {
+    j.kern(kc, a + i * kc * kMR, b + p * kc * kNR, c + i * kMR * ldc + p * kNR, ldc, accumulate);
+  };
+  int64_t i = 0;
+  if (j.wide)
+    for (; i + 2 <= qpanels; i += 2) {
+      int64_t p = 0;
+      for (; p + 2 <= npanels; p += 2)
+        j.wide(kc, a + i * kc * kMR, b + p * kc * kNR, c + i * kMR * ldc + p * kNR, ldc, accumulate);
+      for (; p < npanels; ++p) one(i, p), one(i + 1, p);
+    }
+  for (; i < qpanels; ++i)
+    for (int64_t p = 0; p < npanels; ++p) one(i, p);
+}
 
 // One task's working memory (thread-local, reused across tasks).
 struct BlockScratch {
@@ -158,10 +183,7 @@ void online_softmax_row(const AttentionJob& j, const BlockScratch& s, int64_t r,
 void attend_key_tile(const AttentionJob& j, const BlockScratch& s, const float* kbase, const float* vbase, int64_t b,
                      int64_t q0, int64_t qpanels, int64_t k0) {
   const int64_t kn = std::min(kKB, j.Sk - k0), kn16 = round_up(kn, kNR), hd16 = j.kv.hd16;
-  for (int64_t p = 0; p < kn16 / kNR; ++p)
-    for (int64_t qp = 0; qp < qpanels; ++qp)
-      j.kern(j.hd, s.qpk + qp * j.hd * kMR, kbase + (k0 / kNR + p) * j.hd * kNR, s.st + qp * kMR * kKB + p * kNR, kKB,
-             false);
+  tile_products(j, j.hd, s.qpk, qpanels, kbase + k0 * j.hd, kn16 / kNR, s.st, kKB, false);
   for (int64_t r = 0; r < qpanels * kMR; ++r) online_softmax_row(j, s, r, b, q0 + r, k0, kn, kn16);
   for (int64_t qp = 0; qp < qpanels; ++qp) {  // P into the packed-A layout
     float* dst = s.ppk + qp * kn16 * kMR;
@@ -169,10 +191,7 @@ void attend_key_tile(const AttentionJob& j, const BlockScratch& s, const float* 
     for (int64_t c = 0; c < kn16; ++c)
       for (int r = 0; r < kMR; ++r) dst[c * kMR + r] = src[r * kKB + c];
   }
-  for (int64_t dp = 0; dp < j.kv.dpanels; ++dp)
-    for (int64_t qp = 0; qp < qpanels; ++qp)
-      j.kern(kn16, s.ppk + qp * kn16 * kMR, vbase + dp * j.kv.Sk16 * kNR + k0 * kNR, s.o + qp * kMR * hd16 + dp * kNR,
-             hd16, true);
+  tile_products(j, kn16, s.ppk, qpanels, vbase + k0 * hd16, j.kv.dpanels, s.o, hd16, true);
 }
 
 // Output rows = accumulator / running sum (zero for a row that saw no visible key).
@@ -218,7 +237,8 @@ Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Te
 
   PackedKV kv(B * Hkv, Sk, hd);
   pack_kv(pool, k, v, kv);
-  const AttentionJob job{q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, causal, mask, micro_kernel(), out.ptr<float>()};
+  const AttentionJob job{
+      q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, causal, mask, micro_kernel(), wide_micro_kernel(), out.ptr<float>()};
   const int64_t nqb = (Sq + kQB - 1) / kQB;
   pool.parallel_for(B * Hq * nqb, [&](int64_t task) {
     const int64_t qb = task % nqb, h = (task / nqb) % Hq, b = task / (nqb * Hq);
