@@ -5,7 +5,9 @@
 
 #include "core/error.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/pack_avx512.h"
 #include "cpu/quant/dequantize.h"
+#include "cpu/simd/cpu_features.h"
 
 namespace ovis::cpu {
 
@@ -74,6 +76,11 @@ void pack_b_blocks(const void* p, DType t, int64_t rs, int64_t cs, int64_t k0, i
 }  // namespace
 
 void StridedA::pack(int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) const {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  // A whole panel of row-major F32/BF16 activations: transposed in registers.
+  if (cs_ == 1 && mr == kMR && (t_ == DType::F32 || t_ == DType::BF16) && use_avx512())
+    return pack_rows_panel_avx512(p_, t_, rs_, i0, k0, kc, dst);
+#endif
   switch (t_) {
     case DType::F32:
       return pack_a<LoadF32>(p_, rs_, cs_, i0, mr, k0, kc, dst);
@@ -87,6 +94,11 @@ void StridedA::pack(int64_t i0, int mr, int64_t k0, int64_t kc, float* dst) cons
 }
 
 void StridedB::pack(int64_t k0, int64_t kc, int64_t j0, int nr, float* dst) const {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  // A whole panel of a row-major F32/BF16 weight (the linear layers): transposed 16 x 16 in registers.
+  if (rs_ == 1 && nr == kNR && (t_ == DType::F32 || t_ == DType::BF16) && use_avx512())
+    return pack_weight_panel_avx512(p_, t_, cs_, k0, kc, j0, dst);
+#endif
   switch (t_) {
     case DType::F32:
       return pack_b<LoadF32>(p_, rs_, cs_, k0, kc, j0, nr, dst);
