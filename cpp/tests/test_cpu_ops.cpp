@@ -671,7 +671,7 @@ TEST(conv2d_winograd_matches_reference_and_direct) {
   // panels), valid and asymmetric padding, Cout not a multiple of the micro-panel, Cin past one slab
   // chunk (64) and one GEMM depth block (256), batch 2, a single row, several tile rows per task (the
   // last one short) with panels inside the image and on its borders; Cin * Cout >= 256^2 runs each
-  // position's product as one GEMM over groups of panels.
+  // position's product as one GEMM over groups of panels. AVX-512 and AVX2 products give the same bits.
   struct Case {
     int64_t B, Ci, Co, H, W;
     int pt, pl, pb, pr;
@@ -696,6 +696,10 @@ TEST(conv2d_winograd_matches_reference_and_direct) {
       CHECK(y.shape == (Shape{c.B, c.Co, Ho, Wo}));
       CHECK_REL(y, ref_conv(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr), kTol, what);
       CHECK_MSG(ovis_test::same_bytes(y, cpu1().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr)), what);
+      cpu::force_avx2(true);  // the AVX-512 12x32 products (where the CPU has them) against the 6x16 ones
+      Tensor y2 = cpu2().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr);
+      cpu::force_avx2(false);
+      CHECK_MSG(ovis_test::same_bytes(y, y2), "AVX-512 vs AVX2 " + what);
       cpu::set_winograd_enabled(false);
       Tensor yd = cpu2().conv2d(x, w, &b, 1, c.pt, c.pl, c.pb, c.pr);
       cpu::set_winograd_enabled(true);

@@ -113,6 +113,7 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
   gs.kh = R;
   gs.stride = 2;
   const MicroKernel kern = micro_kernel();
+  const bool wide = use_avx512();  // 12 x 32 tiles: two U panels x two tile rows at once
   pool.parallel_for(ceil_div(th, nr) * npanels, [&](int64_t t) {
     const int64_t ty0 = (t / npanels) * nr, tx0 = (t % npanels) * kTiles, rows = std::min(nr, th - ty0);
     float* v = tls_v.get(size_t(rows * 16 * vstride));
@@ -135,10 +136,21 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
     for (int e = 0; e < 16; ++e)
       for (int64_t k0 = 0; k0 < Cin; k0 += kKBlock) {
         const int64_t kc = std::min(kKBlock, Cin - k0);
-        for (int64_t q = 0; q < mpanels; ++q)
-          for (int64_t r = 0; r < rows; ++r)
-            kern(kc, u + e * mpad * Cin + q * Cin * kMR + k0 * kMR, v + (r * 16 + e) * vstride + k0 * kTiles,
-                 m + (r * 16 + e) * mstride + q * kMR * kTiles, kTiles, k0 > 0);
+        const float* ue = u + e * mpad * Cin + k0 * kMR;
+        auto a = [&](int64_t q) { return ue + q * Cin * kMR; };
+        auto b = [&](int64_t r) { return v + (r * 16 + e) * vstride + k0 * kTiles; };
+        auto c = [&](int64_t q, int64_t r) { return m + (r * 16 + e) * mstride + q * kMR * kTiles; };
+        int64_t q = 0;
+        if (wide)
+          for (; q + 2 <= mpanels; q += 2) {
+            int64_t r = 0;
+            for (; r + 2 <= rows; r += 2)
+              micro_kernel_avx512_2x2(kc, a(q), a(q + 1), b(r), b(r + 1), c(q, r), c(q, r + 1), kTiles, k0 > 0);
+            for (; r < rows; ++r)
+              for (int64_t h = q; h < q + 2; ++h) kern(kc, a(h), b(r), c(h, r), kTiles, k0 > 0);
+          }
+        for (; q < mpanels; ++q)
+          for (int64_t r = 0; r < rows; ++r) kern(kc, a(q), b(r), c(q, r), kTiles, k0 > 0);
       }
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t oy = 2 * (ty0 + r), ox = 2 * tx0;

@@ -72,6 +72,10 @@ void micro_kernel_portable(int64_t kc, const float* a, const float* b, float* c,
 void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 // 2kMR x 2kNR tile from two consecutive A panels (a, a + kc * kMR) and two B panels (b, b + kc * kNR).
 void micro_kernel_avx512_wide(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+// The same 12x32 tile from A panels a0, a1 and B panels b0, b1 anywhere: the columns of b0 go to c0, those of
+// b1 to c1 (rows at ldc in each, rows of a1 after those of a0). Each output is the same FMA chain as above.
+void micro_kernel_avx512_2x2(int64_t kc, const float* a0, const float* a1, const float* b0, const float* b1, float* c0,
+                             float* c1, int64_t ldc, bool accumulate);
 #endif
 // The wide kernel when the CPU has AVX-512F (cpu_features.h use_avx512), else null.
 MicroKernel wide_micro_kernel();
