@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Runs the CPU comparison for bench/run-cpu.sh: each named workload through our engine (bench_cpu_model, median
-of runs) and through PyTorch (bench/torch_reference.py) in several separate processes, whose best (lowest) median
-is the peer's figure: one process can land on a slow moment of a shared machine, or a bad memory layout, and the
-peer should not pay for it. With --sdcpp, also the whole pipeline at 256x256, 1 step, beside stable-diffusion.cpp
+"""Runs the CPU comparison for bench/run-cpu.sh: each named workload through our engine (bench_cpu_model) and
+through PyTorch (bench/torch_reference.py), each side in the same number of separate processes, taken in turns
+(ours, PyTorch, ours, PyTorch, ...) so that both meet the same quiet and busy moments of a shared machine. Each
+process gives the median of its runs; each side's best (lowest) median is its figure: one process can land on a
+slow moment, or a bad memory layout, and neither side should pay for it. With --sdcpp, also the whole pipeline at 256x256, 1 step, beside stable-diffusion.cpp
 (bench/sdcpp/run.sh). Prints a markdown table (and writes it to --out).
 
 Usage: python3 bench/run_cpu.py --ours build-cpp/bench_cpu_model [--threads N] [--runs R] [--quick]
@@ -31,7 +32,7 @@ WORKLOADS = {
     "vae-full-512": ("vae", ["--vae-size", "512", "--vae-channels", FULL_VAE], "VAE decode 512x512, channels " + FULL_VAE),
 }
 QUICK = ["mmdit-1024", "vae-full-256"]
-TIMEOUT_S = 1800  # one process; bounds the whole run at (workloads x (1 + processes)) of these
+TIMEOUT_S = 1800  # one process; bounds the whole run at (workloads x 2 x processes) of these
 
 
 def run(cmd, timeout=TIMEOUT_S):
@@ -66,11 +67,12 @@ def bench_workload(name, a, ours_extra):
     stage, args, _ = WORKLOADS[name]
     key = stage + "_ms"
     common = ["--threads", str(a.threads), "--runs", str(a.runs), "--stages", stage] + args
-    out, rss = run([a.ours] + common + ["--json"] + ours_extra)
-    ours = last_json(out)[key]
-    print(f"  {name}: ours {ours:.0f} ms (peak RSS {rss:.0f} MB)", file=sys.stderr, flush=True)
-    torch = []
+    ours, torch = [], []
     for i in range(a.processes):
+        out, rss = run([a.ours] + common + ["--json"] + ours_extra)
+        ours.append(last_json(out)[key])
+        print(f"  {name}: ours process {i + 1}/{a.processes}: median {ours[-1]:.0f} ms (peak RSS {rss:.0f} MB)",
+              file=sys.stderr, flush=True)
         out, rss = run([sys.executable, os.path.join(HERE, "torch_reference.py")] + common)
         res = last_json(out)
         torch.append(res[key])
@@ -88,20 +90,23 @@ def ratio(ours, peer):
 
 
 def table(rows, sdcpp_rows, a, ours_label):
-    lines = [f"| stage | {ours_label} ms | PyTorch best ms (each process) | ours / PyTorch | sd.cpp ms | ours / sd.cpp "
-             "| ours / best peer |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| stage | {ours_label} best ms (each process) | PyTorch best ms (each process) | ours / PyTorch "
+             "| sd.cpp ms | ours / sd.cpp | ours / best peer |", "|---|---|---|---|---|---|---|"]
+
+    def best_each(ms):
+        return f"{min(ms):.0f} ({', '.join(f'{t:.0f}' for t in ms)})"
+
     for r in rows:
-        best = min(r["torch_ms"])
-        each = ", ".join(f"{t:.0f}" for t in r["torch_ms"])
-        lines.append(f"| {WORKLOADS[r['workload']][2]} | {fmt(r['ours_ms'])} | {best:.0f} ({each}) | "
-                     f"{ratio(r['ours_ms'], best)} | – | – | {ratio(r['ours_ms'], best)} |")
+        ours, best = min(r["ours_ms"]), min(r["torch_ms"])
+        lines.append(f"| {WORKLOADS[r['workload']][2]} | {best_each(r['ours_ms'])} | {best_each(r['torch_ms'])} | "
+                     f"{ratio(ours, best)} | – | – | {ratio(ours, best)} |")
     for label, ours, theirs in sdcpp_rows:
         lines.append(f"| {label} | {fmt(ours)} | – | – | {fmt(theirs)} | {ratio(ours, theirs)} | {ratio(ours, theirs)} |")
     impl = rows[0]["torch_impl"] if rows else "pytorch"
     lines.append("")
-    lines.append(f"threads {a.threads}; ours: median of {a.runs} runs after a warm-up; PyTorch ({impl}): "
-                 f"{a.processes} separate process(es), each the median of {a.runs} runs after a warm-up, the best "
-                 "(lowest) median is the peer figure.")
+    lines.append(f"threads {a.threads}; ours and PyTorch ({impl}): {a.processes} separate process(es) each, in turns, "
+                 f"each process the median of {a.runs} runs after a warm-up; each side's best (lowest) median is "
+                 "its figure.")
     return "\n".join(lines)
 
 
@@ -126,7 +131,7 @@ def main():
     p.add_argument("--ours", required=True, help="the bench_cpu_model binary")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--processes", type=int, default=3, help="separate PyTorch processes per workload")
+    p.add_argument("--processes", type=int, default=3, help="separate processes per side and workload")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 run, 1 PyTorch process, smallest workloads")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--sdcpp", action="store_true")

@@ -667,7 +667,7 @@ TEST(conv2d_avx512_kernel_same_bits_as_avx2) {
 }
 
 TEST(conv2d_winograd_matches_reference_and_direct) {
-  // Stride-1 3x3 convs with >= 16 channels take Winograd F(2x2, 3x3): odd sizes (partial tiles and
+  // Stride-1 3x3 convs with >= 16 channels take Winograd F(4x2, 3x3): odd sizes (partial tiles and
   // panels), valid and asymmetric padding, Cout not a multiple of the micro-panel, Cin past one slab
   // chunk (64) and one GEMM depth block (256), batch 2, a single row, several tile rows per task (the
   // last one short) with panels inside the image and on its borders; Cin * Cout >= 256^2 runs each
@@ -680,7 +680,8 @@ TEST(conv2d_winograd_matches_reference_and_direct) {
       {1, 16, 16, 9, 11, 1, 1, 1, 1},    {2, 37, 19, 13, 70, 1, 1, 1, 1},  {1, 70, 24, 6, 5, 0, 0, 0, 0},
       {1, 300, 20, 5, 7, 1, 1, 1, 1},    {1, 16, 17, 8, 9, 0, 1, 1, 0},    {1, 24, 32, 1, 40, 1, 1, 1, 1},
       {1, 130, 128, 21, 75, 1, 1, 1, 1}, {1, 260, 255, 7, 37, 1, 1, 1, 1},  // the last: batched GEMMs
-      {1, 520, 130, 11, 70, 1, 1, 1, 1},                                    // batched, 2 groups of panels (15 + 3)
+      {1, 520, 130, 23, 70, 1, 1, 1, 1},                                    // batched, 2 groups of panels (15 + 3)
+      {1, 48, 40, 18, 20, 1, 1, 1, 1},                                      // the last tile row 2 of 4 output rows
   };
   uint32_t seed = 300;
   for (const Case& c : cases)

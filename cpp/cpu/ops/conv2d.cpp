@@ -1,4 +1,4 @@
-// conv2d (NCHW): per image Winograd F(2x2, 3x3) for stride-1 3x3 convs (cpu/gemm/conv_winograd.h), else
+// conv2d (NCHW): per image Winograd F(4x2, 3x3) for stride-1 3x3 convs (cpu/gemm/conv_winograd.h), else
 // an implicit GEMM over output pixels (cpu/gemm/conv_gemm.h). The weights are packed once per call for
 // all images; the im2col matrix is never materialised.
 #include <vector>

@@ -301,7 +301,7 @@ void conv_cases(std::vector<OpCase>& out) {
                      C{{1, 6, 15, 16}, 5, 3, 2, 0, 0, 1, 1, "stride 2, pad (0,1,0,1)"},
                      C{{2, 12, 7, 9}, 10, 1, 1, 0, 0, 0, 0, "1x1"},
                      C{{2, 128, 32, 32}, 3, 3, 1, 1, 1, 1, 1, "conv_out, 3 channels, batch 2"},
-                     C{{1, 32, 37, 41}, 24, 3, 1, 1, 1, 1, 1, "Winograd F(2x2,3x3), odd sizes"},
+                     C{{1, 32, 37, 41}, 24, 3, 1, 1, 1, 1, 1, "Winograd F(4x2,3x3), odd sizes"},
                      C{{1, 260, 9, 21}, 256, 3, 1, 1, 1, 1, 1, "Winograd, one GEMM per position"},
                      C{{1, 512, 176, 176}, 512, 3, 1, 1, 1, 1, 1, "multi-chunk im2row"},
                      C{{2, 128, 512, 512}, 3, 3, 1, 1, 1, 1, 1, "conv_out 512^2, batch 2"}}) {
