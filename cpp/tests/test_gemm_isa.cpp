@@ -57,7 +57,39 @@ Tensor run_gemm(Fn fn, const Tensor& x, const Tensor& w, cpu::ThreadPool& pool) 
   return y;
 }
 
+// The f32 GEMM without a bias, as a plain function for run_gemm.
+void gemm_f32(cpu::ThreadPool* pool, int64_t M, int64_t N, int64_t K, const cpu::PackSourceA& A,
+              const cpu::PackSourceB& B, float* C, int64_t ldc) {
+  cpu::gemm(pool, M, N, K, A, B, C, ldc);
+}
+
 }  // namespace
+
+TEST(gemm_bias_in_epilogue_equals_adding_it_after) {
+  // The bias added to each finished tile (last depth block) against adding it to the whole product
+  // afterwards: the same additions, so the same bits; on 2 threads and on 1, wide and narrow kernels.
+  uint32_t seed = 90;
+  cpu::ThreadPool two(2), one(1);
+  for (bool narrow : {false, true}) {
+    cpu::force_avx2(narrow);
+    for (const GemmCase& c : kCases) {
+      Tensor x = random_tensor(Shape{c.M, c.K}, DType::F32, seed++);
+      Tensor w = random_weights(c.N, c.K, c.wt, seed++);
+      Tensor bias = random_tensor(Shape{c.N}, DType::F32, seed++);
+      Tensor after = run_gemm(gemm_f32, x, w, two);
+      for (int64_t i = 0; i < c.M; ++i)
+        for (int64_t j = 0; j < c.N; ++j) after.ptr<float>()[i * c.N + j] += bias.ptr<float>()[j];
+      for (cpu::ThreadPool* pool : {&two, &one}) {
+        Tensor fused = host_f32(Shape{c.M, c.N});
+        cpu::gemm(pool, c.M, c.N, c.K, cpu::StridedA(x.data, x.dtype, c.K, 1), cpu::StridedB(w.data, w.dtype, 1, c.K),
+                  fused.ptr<float>(), c.N, bias.ptr<float>());
+        CHECK_MSG(ovis_test::same_bytes(fused, after), c.M << "x" << c.K << "x" << c.N << " " << dtype_name(c.wt)
+                                                           << " threads " << pool->size() << " narrow " << narrow);
+      }
+    }
+  }
+  cpu::force_avx2(false);
+}
 
 TEST(gemm_isa_env_and_force_switch_avx512) {
   cpu::force_avx2(true);
@@ -98,7 +130,7 @@ TEST(gemm_bf16_matches_f32_within_bf16_error) {
   for (const GemmCase& c : kCases) {
     Tensor x = random_tensor(Shape{c.M, c.K}, DType::F32, seed++);
     Tensor w = random_weights(c.N, c.K, c.wt, seed++);
-    Tensor y32 = run_gemm(cpu::gemm, x, w, pool);
+    Tensor y32 = run_gemm(gemm_f32, x, w, pool);
     Tensor y16 = run_gemm(cpu::gemm_bf16, x, w, pool);
     const double e = rel_err(y16, to_f64(y32));
     const char* name = dtype_name(c.wt);
@@ -118,13 +150,13 @@ TEST(gemm_bf16_exact_on_bf16_values_and_falls_back) {
   for (int64_t i = 0; i < x.numel(); ++i) x.ptr<float>()[i] = float(int(i * 7 % 9) - 4);
   Tensor w = host_alloc(Shape{45, 389}, DType::BF16);
   for (int64_t i = 0; i < w.numel(); ++i) w.ptr<uint16_t>()[i] = f32_to_bf16(float(int(i * 5 % 7) - 3));
-  Tensor y32 = run_gemm(cpu::gemm, x, w, pool);
+  Tensor y32 = run_gemm(gemm_f32, x, w, pool);
   CHECK(ovis_test::same_bytes(run_gemm(cpu::gemm_bf16, x, w, pool), y32));
   // Without AVX512-BF16 (here: forced off) gemm_bf16 is the f32 GEMM, never a crash.
   Tensor r = random_tensor(Shape{30, 70}, DType::F32, 3);
   Tensor wr = random_tensor(Shape{50, 70}, DType::BF16, 4);
   cpu::force_avx2(true);
-  Tensor fallback = run_gemm(cpu::gemm_bf16, r, wr, pool), f32 = run_gemm(cpu::gemm, r, wr, pool);
+  Tensor fallback = run_gemm(cpu::gemm_bf16, r, wr, pool), f32 = run_gemm(gemm_f32, r, wr, pool);
   cpu::force_avx2(false);
   CHECK(ovis_test::same_bytes(fallback, f32));
 }

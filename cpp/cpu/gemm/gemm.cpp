@@ -1,7 +1,7 @@
 // GEMM driver: BLIS-style loops (NC columns -> KC depth -> MC rows -> NR/MR micro-tiles).
 // Per (jc, pc) block the threads first pack B together, then each task packs its own MC x KC block of A
-// and sweeps its share of the B panels. The blocking never depends on the thread count, so the result
-// is bitwise the same for any number of threads.
+// and sweeps its share of the B panels (adding the bias to each tile after the last depth block). The
+// blocking never depends on the thread count, so the result is bitwise the same for any number of threads.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
@@ -74,13 +74,24 @@ void run_wide_tile(MicroKernel wide, int64_t kc, const float* a, const float* b,
   }
 }
 
+// C[mr x nr] += bias per column, while the finished tile is still in L1.
+void add_bias(float* C, int64_t ldc, int mr, int nr, const float* bias) {
+  for (int r = 0; r < mr; ++r) {
+    float* cr = C + r * ldc;
+    for (int j = 0; j < nr; ++j) cr[j] += bias[j];
+  }
+}
+
 }  // namespace
 
 void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& A, const PackSourceB& B, float* C,
-          int64_t ldc) {
+          int64_t ldc, const float* bias) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * size_t(N));
+    for (int64_t i = 0; i < M; ++i) {
+      std::memset(C + i * ldc, 0, sizeof(float) * size_t(N));
+      if (bias) add_bias(C + i * ldc, ldc, 1, int(N), bias);
+    }
     return;
   }
   const MicroKernel kern = micro_kernel();
@@ -101,6 +112,7 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& 
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
       const bool accumulate = pc > 0;
+      const float* last_bias = pc + kc == K ? bias : nullptr;  // added once the sums are complete
       float* bblock = tls_b_block.get(size_t(npanels * kc * kNR));
       for_each(npanels, [&](int64_t p) {
         const int64_t j0 = jc + p * kNR;
@@ -133,6 +145,7 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& 
             const int64_t r0 = i0 + q * kMR;
             const int mr = int(std::min<int64_t>(2 * kMR, M - r0));
             run_wide_tile(wide, kc, ablock + q * kc * kMR, bp, C + r0 * ldc + j0, ldc, mr, nr, accumulate);
+            if (last_bias) add_bias(C + r0 * ldc + j0, ldc, mr, nr, last_bias + j0);
           }
           for (; q < mpanels; ++q)  // an odd last A panel: the narrow kernel on each B panel
             for (int h = 0; h < 2; ++h) {
@@ -141,6 +154,7 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& 
               const int nrh = std::min(kNR, nr - h * kNR);
               run_tile(kern, kc, ablock + q * kc * kMR, bp + h * kc * kNR, C + r0 * ldc + j0 + h * kNR, ldc, mr, nrh,
                        accumulate);
+              if (last_bias) add_bias(C + r0 * ldc + j0 + h * kNR, ldc, mr, nrh, last_bias + j0 + h * kNR);
             }
         }
         for (; p < p_end; ++p) {
@@ -151,6 +165,7 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& 
             const int64_t r0 = i0 + q * kMR;
             const int mr = int(std::min<int64_t>(kMR, M - r0));
             run_tile(kern, kc, ablock + q * kc * kMR, bp, C + r0 * ldc + j0, ldc, mr, nr, accumulate);
+            if (last_bias) add_bias(C + r0 * ldc + j0, ldc, mr, nr, last_bias + j0);
           }
         }
       });

@@ -80,9 +80,10 @@ void micro_kernel_avx512_2x2(int64_t kc, const float* a0, const float* a1, const
 // The wide kernel when the CPU has AVX-512F (cpu_features.h use_avx512), else null.
 MicroKernel wide_micro_kernel();
 
-// C = A · B (C overwritten, row stride ldc). pool may be null (serial). Results do not depend on the
-// number of threads (the blocking and summation order are fixed).
+// C = A · B (+ bias[n] on column n: added to each finished sum, the same values as adding it afterwards)
+// (C overwritten, row stride ldc). pool may be null (serial). Results do not depend on the number of
+// threads (the blocking and summation order are fixed).
 void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& A, const PackSourceB& B, float* C,
-          int64_t ldc);
+          int64_t ldc, const float* bias = nullptr);
 
 }  // namespace ovis::cpu
