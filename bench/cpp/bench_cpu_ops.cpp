@@ -65,9 +65,10 @@ int main(int argc, char** argv) {
       row("linear", buf, 2.0 * M * N * K, t);
     }
 
-  // Attention: [1, S, H, 64] full (MMDiT D=1024 → 16 heads x 64) and causal GQA (text encoder-like).
-  {
-    const int64_t S = 1280, H = 16, hd = 64;
+  // Attention: [1, S, H, hd] full (MMDiT at D=1024: the model's 128-wide heads, and 64-wide ones) and causal
+  // GQA (text encoder-like).
+  for (const int64_t hd : {128, 64}) {
+    const int64_t S = 1280, H = 1024 / hd;
     Tensor q = random_tensor(Shape{1, S, H, hd}, DType::F32, 4);
     Tensor k = random_tensor(Shape{1, S, H, hd}, DType::F32, 5);
     Tensor v = random_tensor(Shape{1, S, H, hd}, DType::F32, 6);
