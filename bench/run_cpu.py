@@ -30,6 +30,8 @@ WORKLOADS = {
                         "VAE decode 512x512, channels 32,64,128,128"),
     "vae-full-256": ("vae", ["--vae-size", "256", "--vae-channels", FULL_VAE], "VAE decode 256x256, channels " + FULL_VAE),
     "vae-full-512": ("vae", ["--vae-size", "512", "--vae-channels", FULL_VAE], "VAE decode 512x512, channels " + FULL_VAE),
+    "text-2048": ("text", ["--text-layers", "4", "--text-tokens", "284", "--text-batch", "2"],
+                  "text encoder, 4 Qwen3 layers (hidden 2048, 16/8 heads x 128, MLP 6144), 2 x 284 tokens, causal"),
 }
 QUICK = ["mmdit-1024", "vae-full-256"]
 TIMEOUT_S = 1800  # one process; bounds the whole run at (workloads x 2 x processes) of these

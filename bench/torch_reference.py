@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""The PyTorch side of the benchmarks: the same MMDiT forward and VAE decode as ovis-image's, written with
-plain torch ops, timed the same way (median of runs after a warm-up). Prints one JSON line.
+"""The PyTorch side of the benchmarks: the same MMDiT forward, VAE decode and text encoding (Qwen3 layers) as
+ovis-image's, written with plain torch ops, timed the same way (median of runs after a warm-up). Prints one JSON
+line.
 
 CPU (beside bench/cpp/bench_cpu_model.cpp, via bench/run-cpu.sh): f32 compute from bf16-valued weights.
-  python3 bench/torch_reference.py --threads 2 [--runs 3] [--stages mmdit,vae] [--dim 1024 --heads 8 --double 2
+  python3 bench/torch_reference.py --threads 2 [--runs 3] [--stages mmdit,vae,text] [--dim 1024 --heads 8 --double 2
          --single 4 --img 1024 --txt 256] [--vae-size 512 --vae-channels 32,64,128,128]
+         [--text-layers 4 --text-tokens 284 --text-batch 2]
 GPU (beside ovis_bench_gpu, via scripts/gpu-check.sh): the full-size networks in bf16, batch 2 (CFG).
   python3 bench/torch_reference.py --device cuda --dtype bf16 --full [--runs 3]
 """
@@ -203,6 +205,44 @@ class VAEDecoder:
         return F.conv2d(self.gn(x, self.norm_out), *self.conv_out, padding=1)
 
 
+class Qwen3:
+    """Decoder layers of the text encoder at the released width: RMSNorm, GQA attention with per-head q/k
+    RMSNorm and rotate-half RoPE (theta 1e6), causal; SwiGLU MLP; final RMSNorm."""
+
+    def __init__(self, layers, hidden=2048, heads=16, kv_heads=8, hd=128, inter=6144, vocab=4096):
+        self.heads, self.kv_heads, self.hd = heads, kv_heads, hd
+        self.embed = rand_w(vocab, hidden, scale=1.0)
+        one = lambda n: torch.ones(n, device=DEVICE, dtype=DTYPE)  # noqa: E731
+        self.layers = [dict(n1=one(hidden), qkv=rand_w((heads + 2 * kv_heads) * hd, hidden), qn=one(hd), kn=one(hd),
+                            o=rand_w(hidden, heads * hd), n2=one(hidden), up=rand_w(inter, hidden),
+                            gate=rand_w(inter, hidden), down=rand_w(hidden, inter)) for _ in range(layers)]
+        self.norm = one(hidden)
+
+    def forward(self, ids):
+        B, T = ids.shape
+        inv = 1.0 / 1e6 ** (torch.arange(0, self.hd, 2, dtype=torch.float64, device=DEVICE) / self.hd)
+        ang = torch.arange(T, dtype=torch.float64, device=DEVICE)[:, None] * inv[None]
+        ang = torch.cat([ang, ang], -1)
+        cos, sin = ang.cos().to(DTYPE)[None, None], ang.sin().to(DTYPE)[None, None]
+
+        def rope_half(x):  # x [B, H, T, hd]
+            x1, x2 = x[..., :self.hd // 2], x[..., self.hd // 2:]
+            return x * cos + torch.cat([-x2, x1], -1) * sin
+
+        x = self.embed[ids]
+        q_dim, kv_dim = self.heads * self.hd, self.kv_heads * self.hd
+        for p in self.layers:
+            qkv = lin(rms(x, p["n1"]), p["qkv"])
+            q = rms(qkv[..., :q_dim].view(B, T, self.heads, self.hd), p["qn"]).transpose(1, 2)
+            k = rms(qkv[..., q_dim:q_dim + kv_dim].view(B, T, self.kv_heads, self.hd), p["kn"]).transpose(1, 2)
+            v = qkv[..., q_dim + kv_dim:].view(B, T, self.kv_heads, self.hd).transpose(1, 2)
+            a = F.scaled_dot_product_attention(rope_half(q), rope_half(k), v, is_causal=True, enable_gqa=True)
+            x = x + lin(a.transpose(1, 2).reshape(B, T, q_dim), p["o"])
+            h = rms(x, p["n2"])
+            x = x + lin(F.silu(lin(h, p["gate"])) * lin(h, p["up"]), p["down"])
+        return rms(x, self.norm)
+
+
 def sync():
     if DEVICE != "cpu":
         torch.cuda.synchronize()
@@ -224,7 +264,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--stages", default="mmdit,vae", help="which of mmdit, vae to time")
+    p.add_argument("--stages", default="mmdit,vae", help="which of mmdit, vae, text to time")
     p.add_argument("--dim", type=int, default=1024)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--double", type=int, default=2)
@@ -233,6 +273,9 @@ def main():
     p.add_argument("--txt", type=int, default=256)
     p.add_argument("--vae-size", type=int, default=512)
     p.add_argument("--vae-channels", default="32,64,128,128")
+    p.add_argument("--text-layers", type=int, default=4)
+    p.add_argument("--text-tokens", type=int, default=284)
+    p.add_argument("--text-batch", type=int, default=2)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
@@ -266,6 +309,11 @@ def main():
             vae = VAEDecoder([int(c) for c in a.vae_channels.split(",")])
             z = torch.randn(1, 16, a.vae_size // 8, a.vae_size // 8, device=DEVICE, dtype=DTYPE)
             out["vae_ms"] = timed(lambda: vae.forward(z), a.runs)
+            del vae
+        if "text" in stages:
+            te = Qwen3(a.text_layers)
+            ids = torch.randint(0, 4096, (a.text_batch, a.text_tokens), device=DEVICE)
+            out["text_ms"] = timed(lambda: te.forward(ids), a.runs)
     if DEVICE != "cpu":
         out["peak_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
     print(json.dumps(out))

@@ -15,8 +15,7 @@ import { loadPipelineParts } from '../lib/pipeline/load-parts.js';
 import { parseLoadOptions } from '../lib/pipeline/options.js';
 import type { PipelineParts } from '../lib/pipeline/parts.js';
 import { assertBuilt, cli } from './cli-helpers.js';
-import { pipelineCase } from './helpers/golden-manifest.js';
-import { golden, relErr } from './helpers/img2img-golden.js';
+import { golden, pipelineCase, relErr } from './helpers/golden-manifest.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
 
 const c = pipelineCase('p2'); // 80×48, 3 steps, guidance 3.5 (CFG: batch 2k)

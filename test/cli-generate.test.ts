@@ -14,7 +14,7 @@ import type { OvisImage } from '../lib/ovis-image.js';
 import { decodePng } from '../lib/pipeline/png.js';
 import { encodeTensorFile } from '../lib/pipeline/tensor-file.js';
 import { makeModel, type FakeEngine } from './pipeline-fakes.js';
-import { pipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pngCloseShare } from './helpers/golden-manifest.js';
 
 class Capture extends Writable {
   text = '';
@@ -178,25 +178,16 @@ describe('ovis-image generate (fake engine)', () => {
   });
 });
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const p3 = pipelineCase('p3');
 const p3Args = ['-p', p3.prompt, '--width', '32', '--height', '32', '--steps', '2', '--guidance', '1', '--seed', String(p3.seed), '--device', 'cpu'];
 
-function closeToGolden(file: Buffer): number {
-  const expected = decodePng(readFileSync(golden('pipeline/p3/image.png')));
-  const got = decodePng(file);
-  expect([got.width, got.height]).toEqual([expected.width, expected.height]);
-  let close = 0;
-  for (let i = 0; i < expected.data.length; i++) if (Math.abs(got.data[i]! - expected.data[i]!) <= 1) close++;
-  return close / expected.data.length;
-}
 
 describe('ovis-image generate (real engine, tiny golden model)', () => {
   it('reproduces golden case p3 from its seed', async () => {
     const out = path.join(dir, 'p3.png');
     const r = await cli(['-m', golden('tiny-diffusers'), ...p3Args, '-o', out, '-q'], true);
     expect(r.stdout).toBe(`${out}\tseed=${p3.seed}\n`);
-    expect(closeToGolden(await readFile(out))).toBeGreaterThanOrEqual(0.999);
+    expect(pngCloseShare(await readFile(out), 'pipeline/p3/image.png')).toBeGreaterThanOrEqual(0.999);
   });
 
   const bin = fileURLToPath(new URL('../bin/ovis-image.js', import.meta.url));
@@ -207,7 +198,7 @@ describe('ovis-image generate (real engine, tiny golden model)', () => {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, 'generate', '-m', golden('tiny-diffusers'), ...p3Args, '-o', out]);
     expect(stdout).toBe(`${out}\tseed=${p3.seed}\n`);
     expect(stderr).toMatch(/step 2\/2/); // not a terminal: one line per step
-    expect(closeToGolden(await readFile(out))).toBeGreaterThanOrEqual(0.999);
+    expect(pngCloseShare(await readFile(out), 'pipeline/p3/image.png')).toBeGreaterThanOrEqual(0.999);
   });
 
   it.skipIf(!built)('runs as a process: unwritable output is a clean error, exit code 1, before loading', async () => {

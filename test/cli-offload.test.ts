@@ -11,24 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../lib/pipeline/png.js';
-import { pipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pngCloseShare } from './helpers/golden-manifest.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const bin = fileURLToPath(new URL('../bin/ovis-image.js', import.meta.url));
 const built = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
 const run = promisify(execFile);
 const p3 = pipelineCase('p3');
 const p3Args = ['-p', p3.prompt, '--width', '32', '--height', '32', '--steps', '2', '--guidance', '1', '--seed', String(p3.seed), '--device', 'cpu', '--threads', '2'];
 
-/** Share of the PNG's values within ±1 of golden p3. */
-function closeToP3(file: Buffer): number {
-  const expected = decodePng(readFileSync(golden('pipeline/p3/image.png')));
-  const got = decodePng(file);
-  expect([got.width, got.height]).toEqual([expected.width, expected.height]);
-  let close = 0;
-  for (let i = 0; i < expected.data.length; i++) if (Math.abs(got.data[i]! - expected.data[i]!) <= 1) close++;
-  return close / expected.data.length;
-}
 
 describe.skipIf(!built)('ovis-image generate --offload (the real CLI process)', () => {
   let dir: string;
@@ -45,7 +35,7 @@ describe.skipIf(!built)('ovis-image generate --offload (the real CLI process)', 
       const { stdout, stderr } = await run(process.execPath, [bin, 'generate', '-m', golden('tiny-diffusers'), ...p3Args, '--offload', mode, '-v', '-o', out]);
       expect(stdout).toBe(`${out}\tseed=${p3.seed}\n`);
       expect(stderr).toMatch(new RegExp(`^weights: loading weights on cpu, offload ${mode}$`, 'm'));
-      expect(closeToP3(await readFile(out))).toBeGreaterThanOrEqual(0.999);
+      expect(pngCloseShare(await readFile(out), 'pipeline/p3/image.png')).toBeGreaterThanOrEqual(0.999);
     });
   }
 

@@ -16,9 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCpuBinding } from '../lib/native/index.js';
 import { OvisImage } from '../lib/ovis-image.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
-import { pipelineCase, type PipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pipelineOptions, relErr, type PipelineCase } from './helpers/golden-manifest.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const bin = fileURLToPath(new URL('../bin/ovis-image.js', import.meta.url));
 const built = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));
 const run = promisify(execFile);
@@ -28,27 +27,7 @@ const BF16_BOUND = 1e-2;
 const hasBf16 = loadCpuBinding().binding.cpuFeatures?.().avx512bf16 === true;
 const skipReason = hasBf16 ? '' : ' (skipped: this CPU has no AVX512-BF16)';
 
-function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(out.length).toBe(ref.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  expect(den).toBeGreaterThan(0);
-  return Math.sqrt(num / den);
-}
 
-const options = (c: PipelineCase) => ({
-  prompt: c.prompt,
-  negativePrompt: c.negative_prompt,
-  width: c.width,
-  height: c.height,
-  steps: c.steps,
-  guidanceScale: c.guidance,
-  seed: c.seed,
-});
 
 describe.skipIf(!hasBf16)(`precision 'bf16' on the CPU: golden pipelines${skipReason}`, () => {
   let bf16: OvisImage;
@@ -80,10 +59,10 @@ describe.skipIf(!hasBf16)(`precision 'bf16' on the CPU: golden pipelines${skipRe
     it(`${id}: final latents within ${BF16_BOUND} of diffusers, and not the f32 result`, async () => {
       const c = pipelineCase(id);
       const ref = refs.get(id)!.get('final_latents_packed')!.data;
-      const got = await bf16.generate(options(c));
+      const got = await bf16.generate(pipelineOptions(c));
       const err = relErr(got.latents, ref);
       expect(err).toBeLessThanOrEqual(BF16_BOUND);
-      const exact = await f32.generate(options(c));
+      const exact = await f32.generate(pipelineOptions(c));
       expect(relErr(exact.latents, ref)).toBeLessThanOrEqual(1e-4); // the default is still f32
       // bf16 rounding must show against the f32 engine: the option reached the GEMM.
       expect(relErr(got.latents, exact.latents)).toBeGreaterThan(1e-6);

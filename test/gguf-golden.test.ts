@@ -22,8 +22,8 @@ import { decodePng } from '../lib/pipeline/png.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';
 import { assertBuilt } from './cli-helpers.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
+import { golden, pngCloseShare, relErr } from './helpers/golden-manifest.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const g1 = JSON.parse(readFileSync(golden('gguf/g1/case.json'), 'utf8')) as {
   prompt: string;
   negative_prompt: string;
@@ -39,26 +39,7 @@ const files = {
   vae: golden('tiny-original/ae.safetensors'),
 };
 
-function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(out.length).toBe(ref.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
-/** Share of PNG values within ±1 of the golden image. */
-function closeToGolden(png: Buffer): number {
-  const expected = decodePng(readFileSync(golden('gguf/g1/image.png')));
-  const got = decodePng(png);
-  expect([got.width, got.height]).toEqual([expected.width, expected.height]);
-  let close = 0;
-  for (let i = 0; i < expected.data.length; i++) if (Math.abs(got.data[i]! - expected.data[i]!) <= 1) close++;
-  return close / expected.data.length;
-}
 
 const pngBound = TEST_DEVICE.precision === 'bf16' ? 0.9 : 0.999;
 
@@ -94,7 +75,7 @@ describe(`golden gguf/g1 (${TEST_DEVICE.label})`, () => {
     expect(relErr(gguf.latents, dequantized.latents)).toBeLessThanOrEqual(tolerance(1e-6));
     const ref = await readTensorFile(golden('gguf/g1/io.safetensors'));
     expect(relErr(gguf.latents, ref.get('final_latents_packed')!.data)).toBeLessThanOrEqual(tolerance(3e-4));
-    expect(closeToGolden(gguf.png)).toBeGreaterThanOrEqual(pngBound);
+    expect(pngCloseShare(gguf.png, 'gguf/g1/image.png')).toBeGreaterThanOrEqual(pngBound);
   });
 
   it('CLI: --transformer x.gguf writes the reference image', async () => {
@@ -107,6 +88,6 @@ describe(`golden gguf/g1 (${TEST_DEVICE.label})`, () => {
     if (TEST_DEVICE.device === 'cuda') args.push('--precision', TEST_DEVICE.precision);
     const { stdout } = await promisify(execFile)(process.execPath, [bin, ...args]);
     expect(stdout).toBe(`${out}\tseed=${g1.seed}\n`);
-    expect(closeToGolden(readFileSync(out))).toBeGreaterThanOrEqual(pngBound);
+    expect(pngCloseShare(readFileSync(out), 'gguf/g1/image.png')).toBeGreaterThanOrEqual(pngBound);
   });
 });

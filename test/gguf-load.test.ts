@@ -13,8 +13,8 @@ import { ModelLoadError } from '../lib/errors.js';
 import { assertUsable, resolveModel } from '../lib/model/index.js';
 import { readGgufRaw, writeGguf, type RawGgufTensor } from './helpers/gguf-writer.js';
 import { assertBuilt, cli } from './cli-helpers.js';
+import { golden } from './helpers/golden-manifest.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const GGUF = golden('gguf/ovis_image-mixed.gguf');
 const caseJson = JSON.parse(readFileSync(golden('gguf/g1/case.json'), 'utf8')) as { tensor_types: Record<string, string> };
 

@@ -16,21 +16,11 @@ import { quantizeOnLoad, type WeightType } from '../lib/model/plan-quantize.js';
 import { OvisImage } from '../lib/ovis-image.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';
 import { assertBuilt } from './cli-helpers.js';
-import { pipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pipelineOptions, relErr } from './helpers/golden-manifest.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const p1 = pipelineCase('p1');
-const p1Options = { prompt: p1.prompt, negativePrompt: p1.negative_prompt, width: p1.width, height: p1.height, steps: p1.steps, guidanceScale: p1.guidance, seed: p1.seed };
+const p1Options = pipelineOptions(p1);
 
-function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 describe('quantize on load: the plan', () => {
   it('marks the float Linear weights whose rows are whole blocks, and nothing else', async () => {

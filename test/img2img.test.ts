@@ -12,8 +12,9 @@ import { OvisImage } from '../lib/ovis-image.js';
 import { decodePng } from '../lib/pipeline/png.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';
 import { assertBuilt, cli } from './cli-helpers.js';
-import { closeShare, golden, img2imgCase, relErr, type Img2ImgCase } from './helpers/img2img-golden.js';
+import { img2imgCase, type Img2ImgCase } from './helpers/img2img-golden.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
+import { closeShare, golden, relErr } from './helpers/golden-manifest.js';
 
 // Final latents: the bound of the text-to-image golden tests. Measured on the CPU: i1 6.4e-5, i2 1.3e-5.
 // The gap to ~1e-6 is not image-to-image's: these two cases were made with Qwen3 RoPE frequencies in

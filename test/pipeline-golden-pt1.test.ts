@@ -14,8 +14,8 @@ import { OvisImage } from '../lib/ovis-image.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
 import { relErr } from './native-helpers.js';
+import { golden } from './helpers/golden-manifest.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const pt1 = JSON.parse(readFileSync(golden('pipeline/pt1/case.json'), 'utf8')) as {
   prompt: string;
   negative_prompt: string;

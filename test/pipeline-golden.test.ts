@@ -13,37 +13,14 @@ import { decodePng } from '../lib/pipeline/png.js';
 import { randn } from '../lib/pipeline/rng.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
-import { pipelineCase, type PipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pipelineOptions, relErr, type PipelineCase } from './helpers/golden-manifest.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 
 
 const CASES = ['p1', 'p2', 'p3'] as const;
 const LAYOUTS = ['tiny-diffusers', 'tiny-original'] as const;
 
-function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(out.length).toBe(ref.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  expect(den).toBeGreaterThan(0);
-  return Math.sqrt(num / den);
-}
 
-function tinyOptions(c: PipelineCase) {
-  return {
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt,
-    width: c.width,
-    height: c.height,
-    steps: c.steps,
-    guidanceScale: c.guidance,
-    seed: c.seed,
-  };
-}
 
 const refs = new Map<string, Map<string, FloatTensor>>();
 beforeAll(async () => {
@@ -69,7 +46,7 @@ for (const layout of LAYOUTS) {
 
         const stepLatents: Float32Array[] = [];
         const result = await model.generate({
-          ...tinyOptions(c),
+          ...pipelineOptions(c),
           reportLatents: true,
           onStep: (e) => {
             expect(e.steps).toBe(c.steps);
@@ -103,7 +80,7 @@ for (const layout of LAYOUTS) {
 describe(`bad input on the real engine (${TEST_DEVICE.label})`, () => {
   let model: OvisImage;
   const c = pipelineCase('p3');
-  const ok = tinyOptions(c);
+  const ok = pipelineOptions(c);
 
   beforeAll(async () => {
     model = await OvisImage.load(golden('tiny-diffusers'), deviceOptions(2));

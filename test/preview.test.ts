@@ -11,8 +11,7 @@ import { OvisImage } from '../lib/ovis-image.js';
 import type { StepEvent } from '../lib/pipeline/options.js';
 import { decodePng, type RgbImage } from '../lib/pipeline/png.js';
 import { assertBuilt, cli } from './cli-helpers.js';
-import { pipelineCase } from './helpers/golden-manifest.js';
-import { golden } from './helpers/img2img-golden.js';
+import { golden, pipelineCase } from './helpers/golden-manifest.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE } from './helpers/test-device.js';
 
 const c = pipelineCase('p1'); // 64×64, 4 steps, guidance 5

@@ -18,11 +18,10 @@ import { toRgb8 } from '../lib/pipeline/image.js';
 import { decodePng, type RgbImage } from '../lib/pipeline/png.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
 import { parseGenerateOptions } from '../lib/pipeline/options.js';
-import { pipelineCase } from './helpers/golden-manifest.js';
+import { closeShare, golden, pipelineCase } from './helpers/golden-manifest.js';
 import type { NativeVaeTiling } from '../types/native.js';
 import { GOLDEN, relErr, tinyPlanText } from './native-helpers.js';
 
-const golden = (p: string): string => fileURLToPath(new URL(`./fixtures/golden/${p}`, import.meta.url));
 const pt1 = pipelineCase('pt1');
 const pt1Options = {
   prompt: pt1.prompt,
@@ -50,12 +49,10 @@ function rawLatent(packed: Float32Array, h: number, w: number): { data: Float32A
 }
 const TILE_128 = { mode: 'fixed', tile: 128, overlap: 0.25 } as const;
 
-/** Share of the values of `got` within ±1 of `expected`. */
+/** Share of the values of `got` within ±1 of `expected`, same size. */
 function closeTo(got: RgbImage, expected: RgbImage): number {
   expect([got.width, got.height]).toEqual([expected.width, expected.height]);
-  let close = 0;
-  for (let i = 0; i < expected.data.length; i++) if (Math.abs(got.data[i]! - expected.data[i]!) <= 1) close++;
-  return close / expected.data.length;
+  return closeShare(got.data, expected.data);
 }
 
 /** [1, 2C, h, w] -> channels [from, from + C). */

@@ -1,5 +1,6 @@
-// CPU benchmark: one MMDiT forward on a mid-size random model and one VAE decode, through the real
-// engine (plan -> mmap -> CPU backend). bench/run-cpu.sh runs it beside bench/torch_reference.py.
+// CPU benchmark: one MMDiT forward on a mid-size random model, one VAE decode and one text encoding
+// (Qwen3 layers at the released width), through the real engine (plan -> mmap -> CPU backend). bench/run-cpu.sh runs it
+// beside bench/torch_reference.py.
 //
 // Wall time and process CPU time (all threads; steadier on a shared machine) are both reported.
 // Usage: see kUsage (bench_cpu_model --help).
@@ -27,16 +28,18 @@ using namespace ovis;
 namespace {
 
 const char* const kUsage =
-    "usage: bench_cpu_model [--threads N] [--runs R] [--stages mmdit,vae] [--dim 1024] [--heads 8] [--double 2]\n"
+    "usage: bench_cpu_model [--threads N] [--runs R] [--stages mmdit,vae,text] [--dim 1024] [--heads 8] [--double 2]\n"
     "                       [--single 4] [--img 1024] [--txt 256] [--vae-size 512] [--vae-channels 32,64,128,128]\n"
-    "                       [--precision fp32|bf16] [--json]\n"
+    "                       [--text-layers 4] [--text-tokens 284] [--text-batch 2] [--precision fp32|bf16] [--json]\n"
+    "  --stages: default mmdit,vae; text: Qwen3 layers of the released width (hidden 2048, 16/8 heads x 128,\n"
+    "            MLP 6144), causal, every token visible\n"
     "  --precision bf16: bf16 linear layers and attention products where the CPU has AVX512-BF16\n";
 
 struct Args {
   int threads = 0, runs = 3, dim = 1024, heads = 8, n_double = 2, n_single = 4, img = 1024, txt = 256;
-  int vae_size = 512;
+  int vae_size = 512, text_layers = 4, text_tokens = 284, text_batch = 2;
   std::vector<int> vae_channels{32, 64, 128, 128};
-  bool json = false, mmdit = true, vae = true;
+  bool json = false, mmdit = true, vae = true, text = false;
   std::string precision = "fp32";
 };
 
@@ -72,12 +75,19 @@ Args parse_args(int argc, char** argv) {
       a.vae_size = std::atoi(argv[++i]);
     else if (is("--vae-channels"))
       a.vae_channels = parse_list(argv[++i]);
+    else if (is("--text-layers"))
+      a.text_layers = std::atoi(argv[++i]);
+    else if (is("--text-tokens"))
+      a.text_tokens = std::atoi(argv[++i]);
+    else if (is("--text-batch"))
+      a.text_batch = std::atoi(argv[++i]);
     else if (is("--precision"))
       a.precision = argv[++i];
     else if (is("--stages")) {
       const std::string st = argv[++i];
       a.mmdit = st.find("mmdit") != std::string::npos;
       a.vae = st.find("vae") != std::string::npos;
+      a.text = st.find("text") != std::string::npos;
     } else if (std::strcmp(argv[i], "--json") == 0)
       a.json = true;
     else if (std::strcmp(argv[i], "--help") == 0) {
@@ -147,6 +157,9 @@ int main(int argc, char** argv) {
     bench::RandomModelSpec spec;
     spec.dit = a.mmdit;
     spec.vae = a.vae;
+    spec.text = a.text;
+    spec.text_config.layers = a.text_layers;
+    spec.text_config.vocab = 4096;  // the lookup costs nothing; a full vocabulary only slows the file's writing
     auto& d = spec.dit_config;
     d.num_heads = a.heads;
     d.head_dim = a.dim / a.heads;
@@ -169,7 +182,7 @@ int main(int argc, char** argv) {
     Engine engine(plan, opts);
 
     std::mt19937 rng(7);
-    Timing dit, vae;
+    Timing dit, vae, text;
     double gflops = 0;
     if (a.mmdit) {
       const int side = int(std::lround(std::sqrt(double(a.img))));
@@ -193,12 +206,23 @@ int main(int argc, char** argv) {
       vae = median_ms(a.runs, [&] { engine.vae_decode(z); });
     }
 
+    if (a.text) {
+      Tensor ids = host_alloc(Shape{a.text_batch, a.text_tokens}, DType::I32);
+      Tensor mask = host_alloc(Shape{a.text_batch, a.text_tokens}, DType::I32);
+      for (int64_t i = 0; i < ids.numel(); ++i) {
+        ids.ptr<int32_t>()[i] = int32_t(rng() % 4096);
+        mask.ptr<int32_t>()[i] = 1;
+      }
+      text = median_ms(a.runs, [&] { engine.encode_text(ids, mask); });
+    }
+
     if (a.json) {
       std::printf("{\"impl\": \"ovis-image cpu\", \"threads\": %d, \"precision\": \"%s\"", a.threads, precision);
       if (a.mmdit)
         std::printf(", \"mmdit_ms\": %.1f, \"mmdit_gflops\": %.1f, \"mmdit_cpu_ms\": %.1f", dit.wall_ms, gflops,
                     dit.cpu_ms);
       if (a.vae) std::printf(", \"vae_ms\": %.1f, \"vae_cpu_ms\": %.1f", vae.wall_ms, vae.cpu_ms);
+      if (a.text) std::printf(", \"text_ms\": %.1f, \"text_cpu_ms\": %.1f", text.wall_ms, text.cpu_ms);
       std::printf("}\n");
     } else {
       std::printf("| stage | median ms | GFLOP/s | CPU ms (all threads) |\n|---|---|---|---|\n");
@@ -206,6 +230,9 @@ int main(int argc, char** argv) {
         std::printf("| MMDiT forward (D=%d, %d+%d blocks, %d+%d tokens, %s) | %.1f | %.1f | %.1f |\n", a.dim,
                     a.n_double, a.n_single, a.img, a.txt, precision, dit.wall_ms, gflops, dit.cpu_ms);
       if (a.vae) std::printf("| VAE decode %dx%d | %.1f | | %.1f |\n", a.vae_size, a.vae_size, vae.wall_ms, vae.cpu_ms);
+      if (a.text)
+        std::printf("| text encoder (%d Qwen3 layers, %d x %d tokens) | %.1f | | %.1f |\n", a.text_layers, a.text_batch,
+                    a.text_tokens, text.wall_ms, text.cpu_ms);
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "error [%s]: %s\n", e.code().c_str(), e.what());

@@ -50,12 +50,14 @@ int main(int argc, char** argv) {
   std::printf("%-10s %-44s %13s %18s\n", "op", "shape", "time", "throughput");
   char buf[128];
 
-  // Linear: x [M, K] · w [N, K]^T, the MMDiT D=1024 projections (qkv 3072, fused single-block 3072+8192).
-  const int64_t M = 1280;
-  const int64_t lin[][2] = {{1024, 3072}, {1024, 3072 + 8192}, {4096, 1024}, {1024 + 4096, 1024}};
-  for (auto& kn : lin)
+  // Linear: x [M, K] · w [N, K]^T, the MMDiT D=1024 projections (1280 tokens: qkv 3072, fused single-block
+  // 3072+8192, ...) and the text encoder's (2 x 284 tokens: qkv, MLP in [up; gate], MLP out).
+  const int64_t lin[][3] = {{1280, 1024, 3072},        {1280, 1024, 3072 + 8192}, {1280, 4096, 1024},
+                            {1280, 1024 + 4096, 1024}, {568, 2048, 4096},         {568, 2048, 2 * 6144},
+                            {568, 6144, 2048}};
+  for (auto& mkn : lin)
     for (DType wt : {DType::BF16, DType::F32}) {
-      const int64_t K = kn[0], N = kn[1];
+      const int64_t M = mkn[0], K = mkn[1], N = mkn[2];
       Tensor x = random_tensor(Shape{M, K}, DType::F32, 1);
       Tensor w = random_tensor(Shape{N, K}, wt, 2);
       Tensor b = random_tensor(Shape{N}, wt, 3);
