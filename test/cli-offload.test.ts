@@ -3,14 +3,13 @@
  * weights line says it) and still gives golden case p3; bad values exit 2 before any model is loaded.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodePng } from '../lib/pipeline/png.js';
 import { golden, pipelineCase, pngCloseShare } from './helpers/golden-manifest.js';
 
 const bin = fileURLToPath(new URL('../bin/ovis-image.js', import.meta.url));

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCpuBinding } from '../lib/native/index.js';
 import { OvisImage } from '../lib/ovis-image.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
-import { golden, pipelineCase, pipelineOptions, relErr, type PipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pipelineOptions, relErr } from './helpers/golden-manifest.js';
 
 const bin = fileURLToPath(new URL('../bin/ovis-image.js', import.meta.url));
 const built = existsSync(fileURLToPath(new URL('../dist/cli/main.js', import.meta.url)));

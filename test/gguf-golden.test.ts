@@ -18,7 +18,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OvisImage } from '../lib/ovis-image.js';
-import { decodePng } from '../lib/pipeline/png.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';
 import { assertBuilt } from './cli-helpers.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';

@@ -8,7 +8,6 @@
  * decode that made the golden image is not an engine option yet.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OvisImage } from '../lib/ovis-image.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';

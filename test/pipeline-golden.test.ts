@@ -5,7 +5,6 @@
  * (test/helpers/test-device.ts: fp32 keeps the CPU bounds, bf16 is held to 3e-2 of the reference).
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, OvisError } from '../lib/errors.js';
 import { OvisImage } from '../lib/ovis-image.js';
@@ -13,7 +12,7 @@ import { decodePng } from '../lib/pipeline/png.js';
 import { randn } from '../lib/pipeline/rng.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
-import { golden, pipelineCase, pipelineOptions, relErr, type PipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pipelineOptions, relErr } from './helpers/golden-manifest.js';
 
 
 
