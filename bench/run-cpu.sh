@@ -3,8 +3,8 @@
 # separate processes, taken in turns), same threads, and with --sdcpp the whole pipeline beside
 # stable-diffusion.cpp. See bench/run_cpu.py.
 # Usage: bash bench/run-cpu.sh [threads] [runs] [--quick] [--workloads a,b,...] [--sdcpp] [--bf16] [--out FILE]
-#   workloads: mmdit-1024 mmdit-3072 vae-quarter-512 vae-full-256 vae-full-512 (default: all; --quick: the smallest,
-#   1 run, 1 process per side)
+#   workloads: mmdit-1024 mmdit-3072 vae-quarter-512 vae-full-256 vae-full-512 text-2048 (default: all; --quick:
+#   the smallest, 1 run, 1 process per side)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pos=()
