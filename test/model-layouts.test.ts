@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultAxesDims, formatPlanText, resolveModel, type PlanTensor, type ResolvedModel } from '../lib/model/index.js';
-import { TINY_DIFFUSERS, TINY_ORIGINAL, linkTree, readBytes, removeTempDirs, tempDir } from './model-helpers.js';
+import { TINY_DIFFUSERS, TINY_ORIGINAL, linkTree, readBytes, readRawTensors, removeTempDirs, tempDir, writeRawTensors } from './model-helpers.js';
 
 const bytesPerElement = { f32: 4, f16: 2, bf16: 2 } as const;
 
@@ -107,6 +107,34 @@ describe('tiny golden layouts', async () => {
     expect(split.components.textEncoder.configSource?.kind).toBe('inferred');
     expect(summary(split)).toEqual(summary(diffusers));
     expect(split.plan.config).toEqual(diffusers.plan.config);
+  });
+
+  it("reads ComfyUI's text-input names (txt_in, txt_norm.scale) in an original-format MMDiT, as the same tensors", async () => {
+    const comfy = path.join(tempDir('comfy'), 'ovis_image_comfy.safetensors');
+    const rename = (key: string): string =>
+      key === 'semantic_txt_norm.weight' ? 'txt_norm.scale' : key.startsWith('semantic_txt_in.') ? `txt_in.${key.slice('semantic_txt_in.'.length)}` : key;
+    const tensors = readRawTensors(path.join(TINY_ORIGINAL, 'ovis_image.safetensors'));
+    expect(tensors.filter((t) => rename(t.key) !== t.key).map((t) => rename(t.key)).sort()).toEqual(['txt_in.bias', 'txt_in.weight', 'txt_norm.scale']);
+    writeRawTensors(comfy, tensors.map((t) => ({ ...t, key: rename(t.key) })));
+    const files = {
+      textEncoder: path.join(TINY_ORIGINAL, 'Ovis2.5-2B', 'model.safetensors'),
+      vae: path.join(TINY_ORIGINAL, 'ae.safetensors'),
+      tokenizer: path.join(TINY_DIFFUSERS, 'tokenizer'),
+    };
+    const m = await resolveModel({ ...files, transformer: comfy });
+    expect(m.problems).toEqual([]);
+    expect(m.components.transformer.format).toBe('original');
+    expect(m.components.transformer.config).toEqual(original.components.transformer.config);
+    expect(summary(m)).toEqual(summary(original));
+    const byName = new Map(m.plan.tensors.map((t) => [t.name, t]));
+    expect(byName.get('dit.txt_in.weight')?.pieces[0]?.source).toBe('txt_in.weight');
+    expect(byName.get('dit.txt_norm.weight')?.pieces[0]?.source).toBe('txt_norm.scale');
+    for (const t of original.plan.tensors.filter((x) => x.name.startsWith('dit.'))) expect(assemble(byName.get(t.name)!).equals(assemble(t)), t.name).toBe(true);
+    // A file with neither name set is still reported against the official name.
+    const neither = path.join(tempDir('comfy'), 'no_txt_in.safetensors');
+    writeRawTensors(neither, tensors.filter((t) => !t.key.startsWith('semantic_txt_in.')));
+    const bad = await resolveModel({ ...files, transformer: neither });
+    expect(bad.problems.map((p) => p.message).join('\n')).toMatch(/semantic_txt_in/);
   });
 
   it('derives RoPE axes from head_dim when no config says, and reads an optional config next to single files', async () => {

@@ -45,7 +45,7 @@ function ditFromShapes(source: TensorSource, format: WeightFormat, prefix: strin
     numHeads: dim !== undefined && headDim ? dim / headDim : undefined,
     numDouble: s.count(o ? 'double_blocks' : 'transformer_blocks'),
     numSingle: s.count(o ? 'single_blocks' : 'single_transformer_blocks'),
-    contextDim: s.dim(o ? 'semantic_txt_in.weight' : 'context_embedder.weight', 1),
+    contextDim: o ? (s.dim('semantic_txt_in.weight', 1) ?? s.dim('txt_in.weight', 1)) : s.dim('context_embedder.weight', 1),
     mlpHidden: mlpRows === undefined ? undefined : o ? mlpRows : mlpRows / 2,
   });
 }

@@ -4,16 +4,20 @@ import type { DitConfig, WeightFormat } from './types.js';
 /**
  * Canonical MMDiT tensors (docs/WEIGHTS.md "MMDiT") and their sources. Each canonical tensor is one
  * statement naming its source in both key formats, `pick(original, diffusers)`, so adding a tensor is
- * one edit here (and one declaration in its C++ model constructor).
+ * one edit here (and one declaration in its C++ model constructor). `comfyText`: the original format
+ * with ComfyUI's names for the text input (`txt_in.*`, `txt_norm.scale`, as in ComfyUI and GGUF files
+ * made for it), which are otherwise the official ones.
  */
-export function ditSpecs(c: DitConfig, format: WeightFormat): TensorSpec[] {
+export function ditSpecs(c: DitConfig, format: WeightFormat, comfyText = false): TensorSpec[] {
   const D = c.numHeads * c.headDim;
   const F = c.mlpHidden;
   const pick = picker(format);
+  const txtNorm = comfyText ? 'txt_norm.scale' : 'semantic_txt_norm.weight';
+  const txtIn = comfyText ? 'txt_in' : 'semantic_txt_in';
   const specs: TensorSpec[] = [
     ...linear('dit.img_in', c.inChannels, [{ key: pick('img_in', 'x_embedder'), out: D }]),
-    vector('dit.txt_norm.weight', pick('semantic_txt_norm.weight', 'context_embedder_norm.weight'), c.contextDim),
-    ...linear('dit.txt_in', c.contextDim, [{ key: pick('semantic_txt_in', 'context_embedder'), out: D }]),
+    vector('dit.txt_norm.weight', pick(txtNorm, 'context_embedder_norm.weight'), c.contextDim),
+    ...linear('dit.txt_in', c.contextDim, [{ key: pick(txtIn, 'context_embedder'), out: D }]),
     ...linear('dit.time_in.0', 256, [{ key: pick('time_in.in_layer', 'timestep_embedder.linear_1'), out: D }]),
     ...linear('dit.time_in.1', D, [{ key: pick('time_in.out_layer', 'timestep_embedder.linear_2'), out: D }]),
   ];

@@ -177,9 +177,16 @@ const TRANSFORMER: WeightsRecipe<DitConfig, DitConfigFile> = {
   },
   readConfig: async (file) => parseConfig(ditConfigFileSchema, await readJsonFile(file), file),
   resolve: resolveDitConfig,
-  specs: (config, format) => ditSpecs(config, format),
+  // ComfyUI's text-input names (`txt_in.*`, `txt_norm.scale`) where the official ones are absent
+  specs: (config, format, source, prefix) =>
+    ditSpecs(config, format, format === 'original' && hasComfyTextNames(source, prefix)),
   planConfig: ditPlanConfig,
 };
+
+/** Whether an original-format MMDiT stores its text input under ComfyUI's names rather than the official ones. */
+function hasComfyTextNames(source: TensorSource, prefix: string): boolean {
+  return source.tensors.has(`${prefix}txt_in.weight`) && !source.tensors.has(`${prefix}semantic_txt_in.weight`);
+}
 
 const TEXT_ENCODER: WeightsRecipe<TextEncoderConfig, Qwen3ConfigFile> = {
   component: 'textEncoder',
