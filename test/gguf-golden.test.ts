@@ -21,17 +21,9 @@ import { OvisImage } from '../lib/ovis-image.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';
 import { assertBuilt } from './cli-helpers.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
-import { golden, pngCloseShare, relErr } from './helpers/golden-manifest.js';
+import { golden, pipelineOptions, pngCloseShare, relErr, type PipelineCase } from './helpers/golden-manifest.js';
 
-const g1 = JSON.parse(readFileSync(golden('gguf/g1/case.json'), 'utf8')) as {
-  prompt: string;
-  negative_prompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  seed: number;
-};
+const g1 = JSON.parse(readFileSync(golden('gguf/g1/case.json'), 'utf8')) as PipelineCase;
 const files = {
   transformer: golden('gguf/ovis_image-mixed.gguf'),
   textEncoder: golden('tiny-original/Ovis2.5-2B'),
@@ -53,15 +45,7 @@ describe(`golden gguf/g1 (${TEST_DEVICE.label})`, () => {
     const model = await OvisImage.load({ ...files, transformer }, deviceOptions(2));
     try {
       expectOnTestDevice(model.backend);
-      const r = await model.generate({
-        prompt: g1.prompt,
-        negativePrompt: g1.negative_prompt,
-        width: g1.width,
-        height: g1.height,
-        steps: g1.steps,
-        guidanceScale: g1.guidance,
-        seed: g1.seed,
-      });
+      const r = await model.generate(pipelineOptions(g1));
       return { latents: r.latents, png: Buffer.from(await r.toPNG()) };
     } finally {
       await model.dispose();

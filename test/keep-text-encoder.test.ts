@@ -18,7 +18,7 @@ import { parseLoadOptions, type LoadOptions } from '../lib/pipeline/options.js';
 import type { NativeBinding, NativeEngineOptions, NativeGenerateResult } from '../types/native.js';
 import { TINY_DIFFUSERS, tinyPlanText, tinyRequest } from './native-helpers.js';
 import { makeModel } from './pipeline-fakes.js';
-import { pipelineCase } from './helpers/golden-manifest.js';
+import { pipelineCase, pipelineOptions } from './helpers/golden-manifest.js';
 
 
 function invalidOptions(fn: () => unknown): OvisError {
@@ -193,13 +193,7 @@ describe('keepTextEncoder: false on the CPU gives the same bytes as true (golden
           const c = pipelineCase(id);
           const steps: Float32Array[] = [];
           const r = await model.generate({
-            prompt: c.prompt,
-            negativePrompt: c.negative_prompt,
-            width: c.width,
-            height: c.height,
-            steps: c.steps,
-            guidanceScale: c.guidance,
-            seed: c.seed,
+            ...pipelineOptions(c),
             reportLatents: true,
             onStep: (e) => steps.push(e.latents!.slice()),
           });

@@ -13,27 +13,11 @@ import { OvisImage } from '../lib/ovis-image.js';
 import { readTensorFile } from '../lib/pipeline/tensor-file.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE, tolerance } from './helpers/test-device.js';
 import { relErr } from './native-helpers.js';
-import { golden } from './helpers/golden-manifest.js';
+import { golden, pipelineOptions, type PipelineCase } from './helpers/golden-manifest.js';
 
-const pt1 = JSON.parse(readFileSync(golden('pipeline/pt1/case.json'), 'utf8')) as {
-  prompt: string;
-  negative_prompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  seed: number;
-};
+const pt1 = JSON.parse(readFileSync(golden('pipeline/pt1/case.json'), 'utf8')) as PipelineCase;
 
-const options = {
-  prompt: pt1.prompt,
-  negativePrompt: pt1.negative_prompt,
-  width: pt1.width,
-  height: pt1.height,
-  steps: pt1.steps,
-  guidanceScale: pt1.guidance,
-  seed: pt1.seed,
-};
+const options = pipelineOptions(pt1);
 
 async function finalLatents(source: Parameters<typeof OvisImage.load>[0]): Promise<Float32Array> {
   const model = await OvisImage.load(source, deviceOptions(2));

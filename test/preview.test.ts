@@ -11,11 +11,11 @@ import { OvisImage } from '../lib/ovis-image.js';
 import type { StepEvent } from '../lib/pipeline/options.js';
 import { decodePng, type RgbImage } from '../lib/pipeline/png.js';
 import { assertBuilt, cli } from './cli-helpers.js';
-import { golden, pipelineCase } from './helpers/golden-manifest.js';
+import { golden, pipelineCase, pipelineOptions } from './helpers/golden-manifest.js';
 import { deviceOptions, expectOnTestDevice, TEST_DEVICE } from './helpers/test-device.js';
 
 const c = pipelineCase('p1'); // 64×64, 4 steps, guidance 5
-const base = { prompt: c.prompt, negativePrompt: c.negative_prompt, width: c.width, height: c.height, steps: c.steps, guidanceScale: c.guidance, seed: c.seed };
+const base = pipelineOptions(c);
 
 // The published FLUX.1 latent→RGB factors (ComfyUI comfy/latent_formats.py, class Flux), typed here
 // again so the test checks the engine's table, not itself.

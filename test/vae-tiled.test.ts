@@ -18,20 +18,12 @@ import { toRgb8 } from '../lib/pipeline/image.js';
 import { decodePng, type RgbImage } from '../lib/pipeline/png.js';
 import { readTensorFile, type FloatTensor } from '../lib/pipeline/tensor-file.js';
 import { parseGenerateOptions } from '../lib/pipeline/options.js';
-import { closeShare, golden, pipelineCase } from './helpers/golden-manifest.js';
+import { closeShare, golden, pipelineCase, pipelineOptions } from './helpers/golden-manifest.js';
 import type { NativeVaeTiling } from '../types/native.js';
 import { GOLDEN, relErr, tinyPlanText } from './native-helpers.js';
 
 const pt1 = pipelineCase('pt1');
-const pt1Options = {
-  prompt: pt1.prompt,
-  negativePrompt: pt1.negative_prompt,
-  width: pt1.width,
-  height: pt1.height,
-  steps: pt1.steps,
-  guidanceScale: pt1.guidance,
-  seed: pt1.seed,
-};
+const pt1Options = pipelineOptions(pt1);
 // float32, as the engine computes z / scale + shift
 const VAE_SCALE = Math.fround(0.3611);
 const VAE_SHIFT = Math.fround(0.1159);
