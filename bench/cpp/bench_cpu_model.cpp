@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -53,34 +54,30 @@ std::vector<int> parse_list(const char* s) {
 
 Args parse_args(int argc, char** argv) {
   Args a;
+  // The integer options, each with the field it sets.
+  const std::pair<const char*, int*> ints[] = {
+      {"--threads", &a.threads},
+      {"--runs", &a.runs},
+      {"--dim", &a.dim},
+      {"--heads", &a.heads},
+      {"--double", &a.n_double},
+      {"--single", &a.n_single},
+      {"--img", &a.img},
+      {"--txt", &a.txt},
+      {"--vae-size", &a.vae_size},
+      {"--text-layers", &a.text_layers},
+      {"--text-tokens", &a.text_tokens},
+      {"--text-batch", &a.text_batch},
+  };
   for (int i = 1; i < argc; ++i) {
     auto is = [&](const char* name) { return std::strcmp(argv[i], name) == 0 && i + 1 < argc; };
-    if (is("--threads"))
-      a.threads = std::atoi(argv[++i]);
-    else if (is("--runs"))
-      a.runs = std::atoi(argv[++i]);
-    else if (is("--dim"))
-      a.dim = std::atoi(argv[++i]);
-    else if (is("--heads"))
-      a.heads = std::atoi(argv[++i]);
-    else if (is("--double"))
-      a.n_double = std::atoi(argv[++i]);
-    else if (is("--single"))
-      a.n_single = std::atoi(argv[++i]);
-    else if (is("--img"))
-      a.img = std::atoi(argv[++i]);
-    else if (is("--txt"))
-      a.txt = std::atoi(argv[++i]);
-    else if (is("--vae-size"))
-      a.vae_size = std::atoi(argv[++i]);
+    int* field = nullptr;
+    for (const auto& [name, f] : ints)
+      if (is(name)) field = f;
+    if (field)
+      *field = std::atoi(argv[++i]);
     else if (is("--vae-channels"))
       a.vae_channels = parse_list(argv[++i]);
-    else if (is("--text-layers"))
-      a.text_layers = std::atoi(argv[++i]);
-    else if (is("--text-tokens"))
-      a.text_tokens = std::atoi(argv[++i]);
-    else if (is("--text-batch"))
-      a.text_batch = std::atoi(argv[++i]);
     else if (is("--precision"))
       a.precision = argv[++i];
     else if (is("--stages")) {
