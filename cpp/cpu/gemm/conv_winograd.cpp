@@ -18,12 +18,12 @@ namespace ovis::cpu {
 
 namespace {
 
-constexpr int64_t kTiles = kNR;                     // tiles per task: one micro-kernel panel
-constexpr int64_t kSlabLs = 2 * kTiles + 2;         // input columns the tiles read
-constexpr int64_t kChunk = 64;                      // channels per slab fill
-constexpr int64_t kKBlock = 256;                    // GEMM depth per call (the B panel stays near L1)
-constexpr int64_t kBatchedMinChannels = 256 * 256;  // conv_winograd_batched from this Cin * Cout
-constexpr int64_t kBatchedMaxPanels = 32;           // and below this many panels (512^2 at 32^2 in 11% less time)
+constexpr int64_t kTiles = kNR;                       // tiles per task: one micro-kernel panel
+constexpr int64_t kSlabLs = kWinoTileW * kTiles + 2;  // input columns the tiles read
+constexpr int64_t kChunk = 64;                        // channels per slab fill
+constexpr int64_t kKBlock = 256;                      // GEMM depth per call (the B panel stays near L1)
+constexpr int64_t kBatchedMinChannels = 256 * 256;    // conv_winograd_batched from this Cin * Cout
+constexpr int64_t kBatchedMaxPanels = 32;             // and below this many panels (512^2 at 32^2 in 11% less time)
 constexpr int64_t kPos = kWinoPositions;
 
 thread_local Scratch tls_v, tls_m, tls_slab, tls_wt, tls_wrows;
@@ -78,7 +78,7 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
                    const float* bias, float* out) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   const int64_t Cin = g.Cin, mpad = round_up(Cout, kMR), mpanels = mpad / kMR;
-  const int64_t th = ceil_div(g.Ho, kWinoTileH), npanels = ceil_div(ceil_div(g.Wo, 2), kTiles);
+  const int64_t th = ceil_div(g.Ho, kWinoTileH), npanels = ceil_div(ceil_div(g.Wo, kWinoTileW), kTiles);
   // Wide convs on small images: too few tile rows per task to reuse U. Decided by the shapes only, so
   // the threads do not change which path (and rounding) a conv gets.
   if (Cin * Cout >= kBatchedMinChannels && th * npanels < kBatchedMaxPanels)
@@ -101,7 +101,7 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
     const int64_t ty0 = (t / npanels) * nr, tx0 = (t % npanels) * kTiles, rows = std::min(nr, th - ty0);
     float* v = tls_v.get(size_t(rows * kPos * vstride));
     float* m = tls_m.get(size_t(rows * kPos * mstride));
-    const int64_t iy0 = kWinoTileH * ty0 - g.pad_top, ix0 = 2 * tx0 - g.pad_left;
+    const int64_t iy0 = kWinoTileH * ty0 - g.pad_top, ix0 = kWinoTileW * tx0 - g.pad_left;
     if (iy0 >= 0 && iy0 + kWinoTileH * rows + 2 <= g.H && ix0 >= 0 && ix0 + kSlabLs <= g.W) {
       // Inside the image: transform straight from it.
       for (int64_t r = 0; r < rows; ++r)
@@ -137,10 +137,10 @@ void conv_winograd(ThreadPool& pool, const ConvGeometry& g, const float* x, cons
           for (int64_t r = 0; r < rows; ++r) kern(kc, a(q), b(r), c(q, r), kTiles, k0 > 0);
       }
     for (int64_t r = 0; r < rows; ++r) {
-      const int64_t oy = kWinoTileH * (ty0 + r), ox = 2 * tx0;
+      const int64_t oy = kWinoTileH * (ty0 + r), ox = kWinoTileW * tx0;
       winograd_output_avx2(m + r * kPos * mstride, mstride, kTiles, Cout, bias, out + oy * g.Wo + ox, g.Ho * g.Wo, g.Wo,
                            int(std::min<int64_t>(kWinoTileH, g.Ho - oy)),
-                           int(std::min<int64_t>(2 * kTiles, g.Wo - ox)));
+                           int(std::min<int64_t>(kWinoTileW * kTiles, g.Wo - ox)));
     }
   });
 #else

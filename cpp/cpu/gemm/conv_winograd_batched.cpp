@@ -15,9 +15,9 @@ namespace ovis::cpu {
 
 namespace {
 
-constexpr int64_t kTiles = kNR;              // tiles per panel
-constexpr int64_t kSlabLs = 2 * kTiles + 2;  // input columns a panel reads
-constexpr int64_t kGroupFloats = 3 << 20;    // V of one group: 12 MiB
+constexpr int64_t kTiles = kNR;                       // tiles per panel
+constexpr int64_t kSlabLs = kWinoTileW * kTiles + 2;  // input columns a panel reads
+constexpr int64_t kGroupFloats = 3 << 20;             // V of one group: 12 MiB
 constexpr int64_t kPos = kWinoPositions;
 
 thread_local Scratch tls_slab, tls_v, tls_m;
@@ -46,7 +46,8 @@ void conv_winograd_batched(ThreadPool& pool, const ConvGeometry& g, const float*
                            const float* bias, float* out) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   const int64_t Cin = g.Cin, mpad = round_up(Cout, kMR);
-  const int64_t th = ceil_div(g.Ho, kWinoTileH), npanels = ceil_div(ceil_div(g.Wo, 2), kTiles), total = th * npanels;
+  const int64_t th = ceil_div(g.Ho, kWinoTileH), npanels = ceil_div(ceil_div(g.Wo, kWinoTileW), kTiles),
+                total = th * npanels;
   const int64_t per_group = std::clamp<int64_t>(kGroupFloats / (kPos * Cin * kTiles), 1, total);
   const int64_t n = per_group * kTiles;  // GEMM columns
   // One cache line past the plain size: the 24 positions' rows are written together.
@@ -60,7 +61,7 @@ void conv_winograd_batched(ThreadPool& pool, const ConvGeometry& g, const float*
     const int64_t np = std::min(per_group, total - p0);
     pool.parallel_for(np, [&](int64_t i) {
       const int64_t ty = (p0 + i) / npanels, tx0 = ((p0 + i) % npanels) * kTiles;
-      const int64_t iy0 = kWinoTileH * ty - g.pad_top, ix0 = 2 * tx0 - g.pad_left;
+      const int64_t iy0 = kWinoTileH * ty - g.pad_top, ix0 = kWinoTileW * tx0 - g.pad_left;
       float* vp = v + i * kTiles;
       if (iy0 >= 0 && iy0 + kWinoPatchH <= g.H && ix0 >= 0 && ix0 + kSlabLs <= g.W) {
         winograd_input_avx2(x + iy0 * g.W + ix0, Cin, g.H * g.W, g.W, vp, vstride, n);
@@ -74,10 +75,11 @@ void conv_winograd_batched(ThreadPool& pool, const ConvGeometry& g, const float*
       gemm(&pool, Cout, np * kTiles, Cin, PackedPanelsA(u + e * mpad * Cin, Cin),
            StridedB(v + e * vstride, DType::F32, n, 1), m + e * mstride, n);
     pool.parallel_for(np, [&](int64_t i) {
-      const int64_t ty = (p0 + i) / npanels, tx0 = ((p0 + i) % npanels) * kTiles, oy = kWinoTileH * ty, ox = 2 * tx0;
+      const int64_t ty = (p0 + i) / npanels, tx0 = ((p0 + i) % npanels) * kTiles, oy = kWinoTileH * ty,
+                    ox = kWinoTileW * tx0;
       winograd_output_avx2(m + i * kTiles, mstride, n, Cout, bias, out + oy * g.Wo + ox, g.Ho * g.Wo, g.Wo,
                            int(std::min<int64_t>(kWinoTileH, g.Ho - oy)),
-                           int(std::min<int64_t>(2 * kTiles, g.Wo - ox)));
+                           int(std::min<int64_t>(kWinoTileW * kTiles, g.Wo - ox)));
     });
   }
 #else
