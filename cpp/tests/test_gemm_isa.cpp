@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/backend.h"
 #include "cpu/gemm/gemm_bf16.h"
@@ -53,38 +54,44 @@ Tensor run_gemm(Fn fn, const Tensor& x, const Tensor& w, cpu::ThreadPool& pool) 
   Tensor y = host_f32(Shape{M, N});
   cpu::StridedA A(x.data, x.dtype, K, 1);
   cpu::StridedB B(w.data, w.dtype, 1, K);
-  fn(&pool, M, N, K, A, B, y.ptr<float>(), N);
+  fn(&pool, M, N, K, A, B, y.ptr<float>(), N, nullptr);
   return y;
-}
-
-// The f32 GEMM without a bias, as a plain function for run_gemm.
-void gemm_f32(cpu::ThreadPool* pool, int64_t M, int64_t N, int64_t K, const cpu::PackSourceA& A,
-              const cpu::PackSourceB& B, float* C, int64_t ldc) {
-  cpu::gemm(pool, M, N, K, A, B, C, ldc);
 }
 
 }  // namespace
 
 TEST(gemm_bias_in_epilogue_equals_adding_it_after) {
   // The bias added to each finished tile (last depth block) against adding it to the whole product
-  // afterwards: the same additions, so the same bits; on 2 threads and on 1, wide and narrow kernels.
+  // afterwards: the same additions, so the same bits; on 2 threads and on 1, wide and narrow kernels, and
+  // for the bf16 GEMM where this CPU has AVX512-BF16.
+  using Entry = void (*)(cpu::ThreadPool*, int64_t, int64_t, int64_t, const cpu::PackSourceA&, const cpu::PackSourceB&,
+                         float*, int64_t, const float*);
+  struct Variant {
+    const char* name;
+    Entry fn;
+    bool narrow;
+  };
+  std::vector<Variant> variants{{"f32 wide", cpu::gemm, false}, {"f32 narrow", cpu::gemm, true}};
+  if (cpu::gemm_bf16_available()) variants.push_back({"bf16", cpu::gemm_bf16, false});
   uint32_t seed = 90;
   cpu::ThreadPool two(2), one(1);
-  for (bool narrow : {false, true}) {
-    cpu::force_avx2(narrow);
+  for (const Variant& v : variants) {
+    cpu::force_avx2(v.narrow);
     for (const GemmCase& c : kCases) {
       Tensor x = random_tensor(Shape{c.M, c.K}, DType::F32, seed++);
       Tensor w = random_weights(c.N, c.K, c.wt, seed++);
       Tensor bias = random_tensor(Shape{c.N}, DType::F32, seed++);
-      Tensor after = run_gemm(gemm_f32, x, w, two);
+      const cpu::StridedA A(x.data, x.dtype, c.K, 1);
+      const cpu::StridedB B(w.data, w.dtype, 1, c.K);
+      Tensor after = host_f32(Shape{c.M, c.N});
+      v.fn(&two, c.M, c.N, c.K, A, B, after.ptr<float>(), c.N, nullptr);
       for (int64_t i = 0; i < c.M; ++i)
         for (int64_t j = 0; j < c.N; ++j) after.ptr<float>()[i * c.N + j] += bias.ptr<float>()[j];
       for (cpu::ThreadPool* pool : {&two, &one}) {
         Tensor fused = host_f32(Shape{c.M, c.N});
-        cpu::gemm(pool, c.M, c.N, c.K, cpu::StridedA(x.data, x.dtype, c.K, 1), cpu::StridedB(w.data, w.dtype, 1, c.K),
-                  fused.ptr<float>(), c.N, bias.ptr<float>());
+        v.fn(pool, c.M, c.N, c.K, A, B, fused.ptr<float>(), c.N, bias.ptr<float>());
         CHECK_MSG(ovis_test::same_bytes(fused, after), c.M << "x" << c.K << "x" << c.N << " " << dtype_name(c.wt)
-                                                           << " threads " << pool->size() << " narrow " << narrow);
+                                                           << " threads " << pool->size() << " " << v.name);
       }
     }
   }
@@ -130,7 +137,7 @@ TEST(gemm_bf16_matches_f32_within_bf16_error) {
   for (const GemmCase& c : kCases) {
     Tensor x = random_tensor(Shape{c.M, c.K}, DType::F32, seed++);
     Tensor w = random_weights(c.N, c.K, c.wt, seed++);
-    Tensor y32 = run_gemm(gemm_f32, x, w, pool);
+    Tensor y32 = run_gemm(cpu::gemm, x, w, pool);
     Tensor y16 = run_gemm(cpu::gemm_bf16, x, w, pool);
     const double e = rel_err(y16, to_f64(y32));
     const char* name = dtype_name(c.wt);
@@ -150,13 +157,13 @@ TEST(gemm_bf16_exact_on_bf16_values_and_falls_back) {
   for (int64_t i = 0; i < x.numel(); ++i) x.ptr<float>()[i] = float(int(i * 7 % 9) - 4);
   Tensor w = host_alloc(Shape{45, 389}, DType::BF16);
   for (int64_t i = 0; i < w.numel(); ++i) w.ptr<uint16_t>()[i] = f32_to_bf16(float(int(i * 5 % 7) - 3));
-  Tensor y32 = run_gemm(gemm_f32, x, w, pool);
+  Tensor y32 = run_gemm(cpu::gemm, x, w, pool);
   CHECK(ovis_test::same_bytes(run_gemm(cpu::gemm_bf16, x, w, pool), y32));
   // Without AVX512-BF16 (here: forced off) gemm_bf16 is the f32 GEMM, never a crash.
   Tensor r = random_tensor(Shape{30, 70}, DType::F32, 3);
   Tensor wr = random_tensor(Shape{50, 70}, DType::BF16, 4);
   cpu::force_avx2(true);
-  Tensor fallback = run_gemm(cpu::gemm_bf16, r, wr, pool), f32 = run_gemm(gemm_f32, r, wr, pool);
+  Tensor fallback = run_gemm(cpu::gemm_bf16, r, wr, pool), f32 = run_gemm(cpu::gemm, r, wr, pool);
   cpu::force_avx2(false);
   CHECK(ovis_test::same_bytes(fallback, f32));
 }

@@ -1,4 +1,4 @@
-// bf16 GEMM driver (see gemm_bf16.h): the BLIS-style loops of gemm.cpp with 12x32 tiles of k pairs.
+// bf16 GEMM driver (see gemm_bf16.h): the block loops of gemm() (block_loop.h) with 12x32 tiles of k pairs.
 // Operands write bf16 pair panels directly where they can (pack_bf16.cpp: f32 activations, bf16
 // weights); others (f16, quantized blocks, strided) pack f32 panels that are then rounded. The blocking
 // depends only on the shapes, so results are bitwise the same for any number of threads.
@@ -6,9 +6,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 
+#include "cpu/gemm/block_loop.h"
 #include "cpu/gemm/scratch.h"
+#include "cpu/gemm/tile_store.h"
 #include "cpu/simd/cpu_features.h"
 #include "cpu/thread_pool.h"
 
@@ -74,84 +75,50 @@ void pack_b_pairs(const PackSourceB& B, int64_t k0, int64_t kc, int64_t j0, int 
 
 uint32_t* pairs(Scratch& s, int64_t n) { return reinterpret_cast<uint32_t*>(s.get(size_t(n))); }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-void run_tile(int64_t kc2, const uint32_t* a, const uint32_t* b, float* C, int64_t ldc, int mr, int nr,
-              bool accumulate) {
-  if (mr == kMRb && nr == kNRb) {
-    micro_kernel_bf16_avx512(kc2, a, b, C, ldc, accumulate);
-    return;
-  }
-  alignas(64) float tmp[kMRb * kNRb];
-  micro_kernel_bf16_avx512(kc2, a, b, tmp, kNRb, false);
-  for (int r = 0; r < mr; ++r) {
-    float* cr = C + r * ldc;
-    const float* tr = tmp + r * kNRb;
-    if (accumulate)
-      for (int j = 0; j < nr; ++j) cr[j] += tr[j];
-    else
-      for (int j = 0; j < nr; ++j) cr[j] = tr[j];
-  }
-}
-#endif
-
 }  // namespace
 
 bool gemm_bf16_available() { return use_avx512_bf16(); }
 
 void gemm_bf16(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& A, const PackSourceB& B, float* C,
-               int64_t ldc) {
+               int64_t ldc, const float* bias) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (!gemm_bf16_available() || M <= 0 || N <= 0 || K <= 0) return gemm(pool, M, N, K, A, B, C, ldc);
-  const bool parallel = pool && pool->size() > 1 && double(M) * double(N) * double(K) > 3.0e5;
-  const int threads = parallel ? pool->size() : 1;
-  auto for_each = [&](int64_t n, const std::function<void(int64_t)>& fn) {
-    if (parallel)
-      pool->parallel_for(n, fn);
-    else
-      for (int64_t i = 0; i < n; ++i) fn(i);
-  };
-
-  for (int64_t jc = 0; jc < N; jc += kNCb) {
-    const int64_t nc = std::min(kNCb, N - jc);
-    const int64_t npanels = (nc + kNRb - 1) / kNRb;
-    for (int64_t pc = 0; pc < K; pc += kKCb) {
-      const int64_t kc = std::min(kKCb, K - pc), kc2 = (kc + 1) / 2;
-      const bool accumulate = pc > 0;
-      uint32_t* bblock = pairs(tls_b_pairs, npanels * kc2 * kNRb);
-      for_each(npanels, [&](int64_t p) {
-        const int64_t j0 = jc + p * kNRb;
-        pack_b_pairs(B, pc, kc, j0, int(std::min<int64_t>(kNRb, jc + nc - j0)), bblock + p * kc2 * kNRb);
-      });
-
-      const int64_t ic_blocks = (M + kMCb - 1) / kMCb;
-      int64_t nsplit = (int64_t(8) * threads + ic_blocks - 1) / ic_blocks;
-      nsplit = std::max<int64_t>(1, std::min(nsplit, npanels));
-      if (threads == 1) nsplit = 1;
-      const int64_t per_split = (npanels + nsplit - 1) / nsplit;
-      for_each(ic_blocks * nsplit, [&](int64_t t) {
-        const int64_t ib = t / nsplit, s = t % nsplit;
-        const int64_t p_begin = s * per_split, p_end = std::min(npanels, p_begin + per_split);
-        if (p_begin >= p_end) return;
-        const int64_t i0 = ib * kMCb, mc = std::min(kMCb, M - i0);
-        const int64_t mpanels = (mc + kMRb - 1) / kMRb;
+  if (!gemm_bf16_available() || M <= 0 || N <= 0 || K <= 0) return gemm(pool, M, N, K, A, B, C, ldc, bias);
+  uint32_t* bblock = nullptr;
+  for_each_gemm_block(
+      pool, M, N, K, GemmBlocking{kNCb, kKCb, kMCb, kNRb, false},
+      [&](const DepthBlock& blk) { bblock = pairs(tls_b_pairs, blk.npanels * ((blk.kc + 1) / 2) * kNRb); },
+      [&](const DepthBlock& blk, int64_t p) {
+        const int64_t j0 = blk.jc + p * kNRb, kc2 = (blk.kc + 1) / 2;
+        pack_b_pairs(B, blk.pc, blk.kc, j0, int(std::min<int64_t>(kNRb, blk.jc + blk.nc - j0)),
+                     bblock + p * kc2 * kNRb);
+      },
+      [&](const DepthBlock& blk, const BlockTask& t) {
+        const int64_t kc2 = (blk.kc + 1) / 2;
+        const bool accumulate = !blk.first;
+        const float* last_bias = blk.last ? bias : nullptr;  // added once the sums are complete
+        const int64_t mpanels = (t.mc + kMRb - 1) / kMRb;
         uint32_t* ablock = pairs(tls_a_pairs, mpanels * kc2 * kMRb);
         for (int64_t q = 0; q < mpanels; ++q)
-          pack_a_pairs(A, i0 + q * kMRb, int(std::min<int64_t>(kMRb, mc - q * kMRb)), pc, kc, ablock + q * kc2 * kMRb);
-        for (int64_t p = p_begin; p < p_end; ++p) {
-          const int64_t j0 = jc + p * kNRb;
-          const int nr = int(std::min<int64_t>(kNRb, jc + nc - j0));
+          pack_a_pairs(A, t.i0 + q * kMRb, int(std::min<int64_t>(kMRb, t.mc - q * kMRb)), blk.pc, blk.kc,
+                       ablock + q * kc2 * kMRb);
+        for (int64_t p = t.p_begin; p < t.p_end; ++p) {
+          const int64_t j0 = blk.jc + p * kNRb;
+          const int nr = int(std::min<int64_t>(kNRb, blk.jc + blk.nc - j0));
           const uint32_t* bp = bblock + p * kc2 * kNRb;
           for (int64_t q = 0; q < mpanels; ++q) {
-            const int64_t r0 = i0 + q * kMRb;
+            const int64_t r0 = t.i0 + q * kMRb;
             const int mr = int(std::min<int64_t>(kMRb, M - r0));
-            run_tile(kc2, ablock + q * kc2 * kMRb, bp, C + r0 * ldc + j0, ldc, mr, nr, accumulate);
+            const uint32_t* ap = ablock + q * kc2 * kMRb;
+            float* c = C + r0 * ldc + j0;
+            run_clipped_tile<kMRb, kNRb>(c, ldc, mr, nr, accumulate, [&](float* cc, int64_t ld, bool acc) {
+              micro_kernel_bf16_avx512(kc2, ap, bp, cc, ld, acc);
+            });
+            if (last_bias) add_bias_tile(c, ldc, mr, nr, last_bias + j0);
           }
         }
       });
-    }
-  }
 #else
-  gemm(pool, M, N, K, A, B, C, ldc);
+  gemm(pool, M, N, K, A, B, C, ldc, bias);
 #endif
 }
 

@@ -17,10 +17,11 @@ constexpr int64_t kNCb = 4096;  // columns of B per packed block
 // True when gemm_bf16 computes in bf16 (AVX512-BF16 present and allowed); otherwise it runs gemm().
 bool gemm_bf16_available();
 
-// C = A · B (C overwritten, row stride ldc) with bf16 products; falls back to the f32 gemm() when
-// gemm_bf16_available() is false. Results do not depend on the number of threads.
+// C = A · B (+ bias[n] on column n, added to each finished f32 sum as gemm() does) (C overwritten, row stride
+// ldc) with bf16 products; falls back to the f32 gemm() when gemm_bf16_available() is false. Results do not
+// depend on the number of threads.
 void gemm_bf16(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSourceA& A, const PackSourceB& B, float* C,
-               int64_t ldc);
+               int64_t ldc, const float* bias = nullptr);
 
 // Round to nearest even, NaN kept quiet: the bits of the bf16 nearest to f.
 inline uint16_t f32_to_bf16_bits(float f) {

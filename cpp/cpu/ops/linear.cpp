@@ -27,18 +27,12 @@ Tensor op_linear(ThreadPool& pool, const Tensor& x, const Tensor& w, const Tenso
   int64_t col = 0;
   for (const Tensor& part : w.row_parts ? *w.row_parts : whole) {
     StridedB B(part.data, part.dtype, 1, K);
+    const float* part_bias = bp ? bp + col : nullptr;  // goes in while each output tile is hot
     if (bf16)
-      gemm_bf16(&pool, rows, part.shape[0], K, A, B, y.ptr<float>() + col, N);
-    else  // the bias goes in while each output tile is hot
-      gemm(&pool, rows, part.shape[0], K, A, B, y.ptr<float>() + col, N, bp ? bp + col : nullptr);
+      gemm_bf16(&pool, rows, part.shape[0], K, A, B, y.ptr<float>() + col, N, part_bias);
+    else
+      gemm(&pool, rows, part.shape[0], K, A, B, y.ptr<float>() + col, N, part_bias);
     col += part.shape[0];
-  }
-  if (bp && bf16) {
-    float* yp = y.ptr<float>();
-    pool.parallel_range(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(N, 1)), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        for (int64_t j = 0; j < N; ++j) yp[i * N + j] += bp[j];
-    });
   }
   return y;
 }
