@@ -2,15 +2,14 @@
 // and grouped KV heads. K and V are packed once into the GEMM micro-kernel's B layout; each task
 // takes one (batch, head, query block), keeps running row max/sum, and never holds more than a
 // [QB x KB] score tile. Scores are written straight into the packed-A layout for the P·V product.
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 
 #include "cpu/gemm/gemm.h"
+#include "cpu/ops/attention_softmax.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
-#include "cpu/simd/vmath.h"
 #include "cpu/thread_pool.h"
 
 namespace ovis::cpu {
@@ -32,13 +31,6 @@ struct AlignedFloats {
   AlignedFloats(const AlignedFloats&) = delete;
   AlignedFloats& operator=(const AlignedFloats&) = delete;
 };
-
-// Row `row` of head `h` as f32 (q/k/v may be any float dtype).
-void load_row(const Tensor& t, int64_t b, int64_t s, int64_t h, float* dst) {
-  const int64_t S = t.shape[1], H = t.shape[2], hd = t.shape[3];
-  const size_t off = size_t(((b * S + s) * H + h) * hd);
-  convert_to_f32(static_cast<const char*>(t.data) + off * dtype_size(t.dtype), t.dtype, dst, size_t(hd));
-}
 
 // K and V of every (batch, KV head), packed once as the micro-kernel's B operand.
 // K for S = Q K^T: panel p holds keys [16p, 16p+16) as [d][16].
@@ -69,10 +61,10 @@ void pack_kv(ThreadPool& pool, const Tensor& k, const Tensor& v, PackedKV& kv) {
     std::memset(vdst, 0, kv.v_stride * 4);
     std::vector<float> row(static_cast<size_t>(hd));
     for (int64_t s = 0; s < Sk; ++s) {
-      load_row(k, b, s, h, row.data());
+      load_head_row(k, b, s, h, row.data());
       float* kpanel = kdst + (s / kNR) * hd * kNR + s % kNR;
       for (int64_t d = 0; d < hd; ++d) kpanel[d * kNR] = row[size_t(d)];
-      load_row(v, b, s, h, row.data());
+      load_head_row(v, b, s, h, row.data());
       const int64_t k0 = s / kKB * kKB, kn16 = round_up(std::min(kKB, Sk - k0), kNR);
       float* vtile = vdst + k0 * kv.hd16 + (s - k0) * kNR;
       for (int64_t d = 0; d < hd; ++d) vtile[(d / kNR) * kn16 * kNR + d % kNR] = row[size_t(d)];
@@ -87,7 +79,7 @@ struct AttentionJob {
   int64_t Sq, Hq, hd, Sk, group;
   float scale;
   bool causal;
-  const float* mask;  // [B, Sk] (1 = visible) or null
+  ScoreMask mask;
   MicroKernel kern;
   MicroKernel wide;  // 12 x 32 tiles (two A and two B panels at once) where AVX-512 allows, else null
   float* out;
@@ -142,7 +134,7 @@ void start_block(const AttentionJob& j, const BlockScratch& s, int64_t b, int64_
   std::vector<float> row(static_cast<size_t>(j.hd));
   std::memset(s.qpk, 0, sizeof(float) * size_t(kQB * j.hd));
   for (int64_t r = 0; r < qn; ++r) {
-    load_row(j.q, b, q0 + r, h, row.data());
+    load_head_row(j.q, b, q0 + r, h, row.data());
     float* dst = s.qpk + (r / kMR) * j.hd * kMR + r % kMR;
     for (int64_t d = 0; d < j.hd; ++d) dst[d * kMR] = row[size_t(d)] * j.scale;
   }
@@ -151,40 +143,13 @@ void start_block(const AttentionJob& j, const BlockScratch& s, int64_t b, int64_
   for (int64_t r = 0; r < kQB; ++r) s.rmax[r] = neg_inf, s.rsum[r] = 0.f;
 }
 
-// Masks one row of scores (keys k0..k0+kn of query i; padding to kn16) and folds it into the
-// running softmax: the row becomes exp(score - max), earlier output is rescaled.
-void online_softmax_row(const AttentionJob& j, const BlockScratch& s, int64_t r, int64_t b, int64_t i, int64_t k0,
-                        int64_t kn, int64_t kn16) {
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  float* srow = s.st + r * kKB;
-  for (int64_t c = kn; c < kn16; ++c) srow[c] = neg_inf;
-  if (j.mask)
-    for (int64_t c = 0; c < kn; ++c)
-      if (j.mask[b * j.Sk + k0 + c] == 0.f) srow[c] = neg_inf;
-  if (j.causal)
-    for (int64_t c = std::max<int64_t>(0, i + 1 - k0); c < kn; ++c) srow[c] = neg_inf;
-  const float bm = row_max(srow, kn16);  // NaN if any score is NaN: it must poison the row
-  const float m_new = std::isnan(bm) ? bm : std::max(s.rmax[r], bm);
-  if (m_new == neg_inf) {  // nothing visible yet in this row
-    std::memset(srow, 0, sizeof(float) * size_t(kn16));
-    return;
-  }
-  const float alpha = s.rmax[r] == neg_inf ? 0.f : std::exp(s.rmax[r] - m_new);
-  const float sum = exp_shifted_sum(srow, kn16, m_new);
-  s.rsum[r] = s.rsum[r] * alpha + sum;
-  s.rmax[r] = m_new;
-  if (alpha != 1.f) {
-    float* orow = s.o + r * j.kv.hd16;
-    for (int64_t d = 0; d < j.kv.hd16; ++d) orow[d] *= alpha;
-  }
-}
-
 // One key tile [k0, k0+kn): scores S = Q K^T, online softmax, then O += P V.
 void attend_key_tile(const AttentionJob& j, const BlockScratch& s, const float* kbase, const float* vbase, int64_t b,
                      int64_t q0, int64_t qpanels, int64_t k0) {
   const int64_t kn = std::min(kKB, j.Sk - k0), kn16 = round_up(kn, kNR), hd16 = j.kv.hd16;
   tile_products(j, j.hd, s.qpk, qpanels, kbase + k0 * j.hd, kn16 / kNR, s.st, kKB, false);
-  for (int64_t r = 0; r < qpanels * kMR; ++r) online_softmax_row(j, s, r, b, q0 + r, k0, kn, kn16);
+  for (int64_t r = 0; r < qpanels * kMR; ++r)
+    online_softmax_row(j.mask, b, q0 + r, k0, kn, kn16, s.st + r * kKB, {s.rmax[r], s.rsum[r], s.o + r * hd16, hd16});
   for (int64_t qp = 0; qp < qpanels; ++qp) {  // P into the packed-A layout
     float* dst = s.ppk + qp * kn16 * kMR;
     const float* src = s.st + qp * kMR * kKB;
@@ -196,16 +161,8 @@ void attend_key_tile(const AttentionJob& j, const BlockScratch& s, const float* 
 
 // Output rows = accumulator / running sum (zero for a row that saw no visible key).
 void finish_block(const AttentionJob& j, const BlockScratch& s, int64_t b, int64_t h, int64_t q0, int64_t qn) {
-  for (int64_t r = 0; r < qn; ++r) {
-    float* dst = j.out + ((b * j.Sq + q0 + r) * j.Hq + h) * j.hd;
-    const float* orow = s.o + r * j.kv.hd16;
-    if (s.rsum[r] == 0.f) {
-      std::memset(dst, 0, sizeof(float) * size_t(j.hd));
-    } else {
-      const float inv = 1.f / s.rsum[r];
-      for (int64_t d = 0; d < j.hd; ++d) dst[d] = orow[d] * inv;
-    }
-  }
+  for (int64_t r = 0; r < qn; ++r)
+    write_normalized_row(s.o + r * j.kv.hd16, s.rsum[r], j.hd, j.out + ((b * j.Sq + q0 + r) * j.Hq + h) * j.hd);
 }
 
 // One task: query rows [q0, q0+qn) of head h in batch b against every visible key tile.
@@ -237,8 +194,19 @@ Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Te
 
   PackedKV kv(B * Hkv, Sk, hd);
   pack_kv(pool, k, v, kv);
-  const AttentionJob job{
-      q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, causal, mask, micro_kernel(), wide_micro_kernel(), out.ptr<float>()};
+  const AttentionJob job{q,
+                         kv,
+                         Sq,
+                         Hq,
+                         hd,
+                         Sk,
+                         Hq / Hkv,
+                         scale,
+                         causal,
+                         {mask, Sk, causal},
+                         micro_kernel(),
+                         wide_micro_kernel(),
+                         out.ptr<float>()};
   const int64_t nqb = (Sq + kQB - 1) / kQB;
   pool.parallel_for(B * Hq * nqb, [&](int64_t task) {
     const int64_t qb = task % nqb, h = (task / nqb) % Hq, b = task / (nqb * Hq);

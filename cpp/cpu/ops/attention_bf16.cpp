@@ -1,16 +1,15 @@
 // attention with bf16 products (precision 'bf16' on AVX512-BF16 CPUs): the blockwise softmax of
-// attention.cpp, but Q K^T and P V run the 12x32 vdpbf16ps micro-kernel of gemm_bf16 on bf16 pair
+// attention.cpp (attention_softmax.h), but Q K^T and P V run the 12x32 vdpbf16ps micro-kernel of gemm_bf16 on bf16 pair
 // panels (f32 accumulation). Scores, the running max/sum and the output accumulator stay f32.
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
 #include "cpu/gemm/gemm_bf16.h"
+#include "cpu/ops/attention_softmax.h"
 #include "cpu/ops/common.h"
 #include "cpu/ops/ops.h"
-#include "cpu/simd/vmath.h"
 #include "cpu/thread_pool.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -26,13 +25,6 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 uint32_t pair_bits(float lo, float hi) {
   return uint32_t(f32_to_bf16_bits(lo)) | (uint32_t(f32_to_bf16_bits(hi)) << 16);
-}
-
-// Row s of head h as f32.
-void load_row(const Tensor& t, int64_t b, int64_t s, int64_t h, float* dst) {
-  const int64_t S = t.shape[1], H = t.shape[2], hd = t.shape[3];
-  const size_t off = size_t(((b * S + s) * H + h) * hd);
-  convert_to_f32(static_cast<const char*>(t.data) + off * dtype_size(t.dtype), t.dtype, dst, size_t(hd));
 }
 
 // K and V of every (batch, KV head) as bf16 pair panels, packed once.
@@ -61,14 +53,14 @@ void pack_kv(ThreadPool& pool, const Tensor& k, const Tensor& v, PackedKV16& kv)
     uint32_t* vdst = kv.v.data() + size_t(bh) * kv.v_stride;
     std::vector<float> row(size_t(kv.hd2 * 2), 0.f), row2(size_t(hd), 0.f);
     for (int64_t s = 0; s < Sk; ++s) {
-      load_row(k, b, s, h, row.data());
+      load_head_row(k, b, s, h, row.data());
       uint32_t* kp = kdst + (s / kNRb) * kv.hd2 * kNRb + s % kNRb;
       for (int64_t dd = 0; dd < kv.hd2; ++dd) kp[dd * kNRb] = pair_bits(row[size_t(2 * dd)], row[size_t(2 * dd + 1)]);
     }
     for (int64_t s = 0; s < Sk; s += 2) {  // V pairs run along keys: rows s and s + 1 together
-      load_row(v, b, s, h, row.data());
+      load_head_row(v, b, s, h, row.data());
       if (s + 1 < Sk)
-        load_row(v, b, s + 1, h, row2.data());
+        load_head_row(v, b, s + 1, h, row2.data());
       else
         std::fill(row2.begin(), row2.end(), 0.f);
       for (int64_t d = 0; d < hd; ++d)
@@ -84,7 +76,7 @@ struct Job {
   int64_t Sq, Hq, hd, Sk, group;
   float scale;
   bool causal;
-  const float* mask;  // [B, Sk] (1 = visible) or null
+  ScoreMask mask;
   float* out;
 };
 
@@ -117,7 +109,7 @@ void start_block(const Job& j, const Scratch16& s, int64_t b, int64_t h, int64_t
   std::vector<float> row(size_t(j.kv.hd2 * 2), 0.f);
   std::memset(s.qpk, 0, sizeof(uint32_t) * size_t(kQB * j.kv.hd2));
   for (int64_t r = 0; r < qn; ++r) {
-    load_row(j.q, b, q0 + r, h, row.data());
+    load_head_row(j.q, b, q0 + r, h, row.data());
     uint32_t* dst = s.qpk + (r / kMRb) * j.kv.hd2 * kMRb + r % kMRb;
     for (int64_t dd = 0; dd < j.kv.hd2; ++dd)
       dst[dd * kMRb] = pair_bits(row[size_t(2 * dd)] * j.scale, row[size_t(2 * dd + 1)] * j.scale);
@@ -125,33 +117,6 @@ void start_block(const Job& j, const Scratch16& s, int64_t b, int64_t h, int64_t
   std::memset(s.o, 0, sizeof(float) * size_t(kQB * j.kv.hd32));
   const float neg_inf = -std::numeric_limits<float>::infinity();
   for (int64_t r = 0; r < kQB; ++r) s.rmax[r] = neg_inf, s.rsum[r] = 0.f;
-}
-
-// The online softmax step of attention.cpp for one row of scores (keys k0..k0+kn, padding to kpad).
-void online_softmax_row(const Job& j, const Scratch16& s, int64_t r, int64_t b, int64_t i, int64_t k0, int64_t kn,
-                        int64_t kpad) {
-  const float neg_inf = -std::numeric_limits<float>::infinity();
-  float* srow = s.st + r * kKB;
-  for (int64_t c = kn; c < kpad; ++c) srow[c] = neg_inf;
-  if (j.mask)
-    for (int64_t c = 0; c < kn; ++c)
-      if (j.mask[b * j.Sk + k0 + c] == 0.f) srow[c] = neg_inf;
-  if (j.causal)
-    for (int64_t c = std::max<int64_t>(0, i + 1 - k0); c < kn; ++c) srow[c] = neg_inf;
-  const float bm = row_max(srow, kpad);
-  const float m_new = std::isnan(bm) ? bm : std::max(s.rmax[r], bm);
-  if (m_new == neg_inf) {
-    std::memset(srow, 0, sizeof(float) * size_t(kpad));
-    return;
-  }
-  const float alpha = s.rmax[r] == neg_inf ? 0.f : std::exp(s.rmax[r] - m_new);
-  const float sum = exp_shifted_sum(srow, kpad, m_new);
-  s.rsum[r] = s.rsum[r] * alpha + sum;
-  s.rmax[r] = m_new;
-  if (alpha != 1.f) {
-    float* orow = s.o + r * j.kv.hd32;
-    for (int64_t d = 0; d < j.kv.hd32; ++d) orow[d] *= alpha;
-  }
 }
 
 // P row (kpad probabilities, kpad a multiple of 32) as bf16 pairs at dst[kk * kMRb].
@@ -177,7 +142,9 @@ void attend_key_tile(const Job& j, const Scratch16& s, const uint32_t* kbase, co
     for (int64_t qp = 0; qp < qpanels; ++qp)
       run_tile(kv.hd2, s.qpk + qp * kv.hd2 * kMRb, kbase + (k0 / kNRb + p) * kv.hd2 * kNRb,
                s.st + qp * kMRb * kKB + p * kNRb, kKB, false);
-  for (int64_t r = 0; r < qpanels * kMRb; ++r) online_softmax_row(j, s, r, b, q0 + r, k0, kn, kpad);
+  for (int64_t r = 0; r < qpanels * kMRb; ++r)
+    online_softmax_row(j.mask, b, q0 + r, k0, kn, kpad, s.st + r * kKB,
+                       {s.rmax[r], s.rsum[r], s.o + r * kv.hd32, kv.hd32});
   for (int64_t qp = 0; qp < qpanels; ++qp)
     for (int r = 0; r < kMRb; ++r) round_p_row(s.st + (qp * kMRb + r) * kKB, kpad, s.ppk + qp * (kpad / 2) * kMRb + r);
   for (int64_t dp = 0; dp < kv.dpanels; ++dp)
@@ -187,16 +154,8 @@ void attend_key_tile(const Job& j, const Scratch16& s, const uint32_t* kbase, co
 }
 
 void finish_block(const Job& j, const Scratch16& s, int64_t b, int64_t h, int64_t q0, int64_t qn) {
-  for (int64_t r = 0; r < qn; ++r) {
-    float* dst = j.out + ((b * j.Sq + q0 + r) * j.Hq + h) * j.hd;
-    const float* orow = s.o + r * j.kv.hd32;
-    if (s.rsum[r] == 0.f) {
-      std::memset(dst, 0, sizeof(float) * size_t(j.hd));
-    } else {
-      const float inv = 1.f / s.rsum[r];
-      for (int64_t d = 0; d < j.hd; ++d) dst[d] = orow[d] * inv;
-    }
-  }
+  for (int64_t r = 0; r < qn; ++r)
+    write_normalized_row(s.o + r * j.kv.hd32, s.rsum[r], j.hd, j.out + ((b * j.Sq + q0 + r) * j.Hq + h) * j.hd);
 }
 
 void attend_query_block(const Job& j, int64_t b, int64_t h, int64_t q0) {
@@ -227,7 +186,7 @@ Tensor op_attention_bf16(ThreadPool& pool, const Tensor& q, const Tensor& k, con
   }
   PackedKV16 kv(B * Hkv, Sk, hd);
   pack_kv(pool, k, v, kv);
-  const Job job{q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, causal, mask, out.ptr<float>()};
+  const Job job{q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, causal, {mask, Sk, causal}, out.ptr<float>()};
   const int64_t nqb = (Sq + kQB - 1) / kQB;
   pool.parallel_for(B * Hq * nqb, [&](int64_t task) {
     const int64_t qb = task % nqb, h = (task / nqb) % Hq, b = task / (nqb * Hq);
