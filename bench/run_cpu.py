@@ -3,7 +3,8 @@
 through PyTorch (bench/torch_reference.py), each side in the same number of separate processes, taken in turns
 (ours, PyTorch, ours, PyTorch, ...) so that both meet the same quiet and busy moments of a shared machine. Each
 process gives the median of its runs; each side's best (lowest) median is its figure: one process can land on a
-slow moment, or a bad memory layout, and neither side should pay for it. With --sdcpp, also the whole pipeline at 256x256, 1 step, beside stable-diffusion.cpp
+slow moment, or a bad memory layout, and neither side should pay for it. With --bf16, the MMDiT and text-encoder
+workloads also run our engine with --precision bf16 (a third side in the same turns), for the bf16 / f32 ratio. With --sdcpp, also the whole pipeline at 256x256, 1 step, beside stable-diffusion.cpp
 (bench/sdcpp/run.sh). Prints a markdown table (and writes it to --out).
 
 Usage: python3 bench/run_cpu.py --ours build-cpp/bench_cpu_model [--threads N] [--runs R] [--quick]
@@ -61,26 +62,43 @@ def last_json(text):
     return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
 
 
-def ours_supports(binary, flag):
-    return flag in subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
+def cpu_has_bf16():
+    """Whether this CPU has AVX512-BF16 (without it our --precision bf16 falls back to f32)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "avx512_bf16" in f.read()
+    except OSError:
+        return False
 
 
-def bench_workload(name, a, ours_extra):
+BF16_STAGES = ("mmdit", "text")  # the stages precision bf16 changes (the VAE stays f32)
+
+
+def bench_workload(name, a):
     stage, args, _ = WORKLOADS[name]
     key = stage + "_ms"
     common = ["--threads", str(a.threads), "--runs", str(a.runs), "--stages", stage] + args
-    ours, torch = [], []
+    with_bf16 = a.bf16 and stage in BF16_STAGES
+    ours, ours_bf16, torch = [], [], []
     for i in range(a.processes):
-        out, rss = run([a.ours] + common + ["--json"] + ours_extra)
+        out, rss = run([a.ours] + common + ["--json"])
         ours.append(last_json(out)[key])
         print(f"  {name}: ours process {i + 1}/{a.processes}: median {ours[-1]:.0f} ms (peak RSS {rss:.0f} MB)",
               file=sys.stderr, flush=True)
+        if with_bf16:
+            out, rss = run([a.ours] + common + ["--json", "--precision", "bf16"])
+            ours_bf16.append(last_json(out)[key])
+            print(f"  {name}: ours bf16 process {i + 1}/{a.processes}: median {ours_bf16[-1]:.0f} ms "
+                  f"(peak RSS {rss:.0f} MB)", file=sys.stderr, flush=True)
         out, rss = run([sys.executable, os.path.join(HERE, "torch_reference.py")] + common)
         res = last_json(out)
         torch.append(res[key])
         print(f"  {name}: PyTorch process {i + 1}/{a.processes}: median {res[key]:.0f} ms (peak RSS {rss:.0f} MB)",
               file=sys.stderr, flush=True)
-    return {"workload": name, "ours_ms": ours, "torch_ms": torch, "torch_impl": res["impl"]}
+    row = {"workload": name, "ours_ms": ours, "torch_ms": torch, "torch_impl": res["impl"]}
+    if with_bf16:
+        row["ours_bf16_ms"] = ours_bf16
+    return row
 
 
 def fmt(ms):
@@ -91,24 +109,38 @@ def ratio(ours, peer):
     return "–" if ours is None or peer is None else f"{ours / peer:.2f}"
 
 
-def table(rows, sdcpp_rows, a, ours_label):
-    lines = [f"| stage | {ours_label} best ms (each process) | PyTorch best ms (each process) | ours / PyTorch "
-             "| sd.cpp ms | ours / sd.cpp | ours / best peer |", "|---|---|---|---|---|---|---|"]
+def table(rows, sdcpp_rows, a):
+    bf16 = [["ours (bf16) best ms (each process)", "bf16 / f32"]] if a.bf16 else []
+    extra_head = "".join(f" {h} |" for cols in bf16 for h in cols)
+    lines = ["| stage | ours (f32) best ms (each process) | PyTorch best ms (each process) | ours / PyTorch "
+             f"| sd.cpp ms | ours / sd.cpp | ours / best peer |{extra_head}",
+             "|---|---|---|---|---|---|---|" + "---|" * (2 * len(bf16))]
 
     def best_each(ms):
         return f"{min(ms):.0f} ({', '.join(f'{t:.0f}' for t in ms)})"
 
+    def bf16_cells(r):
+        if not a.bf16:
+            return ""
+        if not r.get("ours_bf16_ms"):
+            return " – | – |"
+        return f" {best_each(r['ours_bf16_ms'])} | {ratio(min(r['ours_bf16_ms']), min(r['ours_ms']))} |"
+
     for r in rows:
         ours, best = min(r["ours_ms"]), min(r["torch_ms"])
         lines.append(f"| {WORKLOADS[r['workload']][2]} | {best_each(r['ours_ms'])} | {best_each(r['torch_ms'])} | "
-                     f"{ratio(ours, best)} | – | – | {ratio(ours, best)} |")
+                     f"{ratio(ours, best)} | – | – | {ratio(ours, best)} |{bf16_cells(r)}")
     for label, ours, theirs in sdcpp_rows:
-        lines.append(f"| {label} | {fmt(ours)} | – | – | {fmt(theirs)} | {ratio(ours, theirs)} | {ratio(ours, theirs)} |")
+        lines.append(f"| {label} | {fmt(ours)} | – | – | {fmt(theirs)} | {ratio(ours, theirs)} | {ratio(ours, theirs)} |"
+                     + (" – | – |" if a.bf16 else ""))
     impl = rows[0]["torch_impl"] if rows else "pytorch"
     lines.append("")
-    lines.append(f"threads {a.threads}; ours and PyTorch ({impl}): {a.processes} separate process(es) each, in turns, "
+    sides = "ours (f32), ours (bf16) and PyTorch" if a.bf16 else "ours and PyTorch"
+    lines.append(f"threads {a.threads}; {sides} ({impl}): {a.processes} separate process(es) each, in turns, "
                  f"each process the median of {a.runs} runs after a warm-up; each side's best (lowest) median is "
                  "its figure.")
+    if a.bf16 and not cpu_has_bf16():
+        lines.append("This CPU has no AVX512-BF16: the bf16 columns ran the f32 fallback.")
     return "\n".join(lines)
 
 
@@ -137,7 +169,8 @@ def main():
     p.add_argument("--quick", action="store_true", help="smoke run: 1 run, 1 PyTorch process, smallest workloads")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--sdcpp", action="store_true")
-    p.add_argument("--bf16", action="store_true", help="our side with --precision bf16 (when bench_cpu_model has it)")
+    p.add_argument("--bf16", action="store_true",
+                   help="also our engine with --precision bf16 on the MMDiT and text-encoder workloads")
     p.add_argument("--out")
     a = p.parse_args()
     names = a.workloads.split(",") if a.workloads else []
@@ -148,28 +181,22 @@ def main():
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
         sys.exit(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
-    ours_extra, ours_label = [], "ours (f32)"
-    if a.bf16:
-        if ours_supports(a.ours, "--precision"):
-            ours_extra, ours_label = ["--precision", "bf16"], "ours (bf16)"
-        else:
-            print("note: bench_cpu_model has no --precision yet; our side runs f32", file=sys.stderr)
     rows, sdcpp_rows = [], []
 
     def save():  # after each workload, so a run cut short still leaves what it measured
         if a.out:
             with open(a.out, "w") as f:
-                f.write(table(rows, sdcpp_rows, a, ours_label) + "\n")
+                f.write(table(rows, sdcpp_rows, a) + "\n")
                 f.write("\n```json\n" + json.dumps({"workloads": rows, "sdcpp": sdcpp_rows}, indent=1) + "\n```\n")
 
     for n in names:
         print(f"{n} ...", file=sys.stderr, flush=True)
-        rows.append(bench_workload(n, a, ours_extra))
+        rows.append(bench_workload(n, a))
         save()
     if a.sdcpp:
         sdcpp_rows = sdcpp_pipeline(a)
         save()
-    print(table(rows, sdcpp_rows, a, ours_label))
+    print(table(rows, sdcpp_rows, a))
 
 
 if __name__ == "__main__":
