@@ -1,5 +1,6 @@
 // ovis_op_table: runs the op-case table.
-//   test: the CPU backend against the reference loops, every other available backend against the CPU
+//   test: the CPU backend against the reference loops, every other available backend (CUDA, the CPU with
+//         precision bf16) against the CPU
 //         backend; relative and max-abs error per segment; slow kernel paths fail the run.
 //   perf: time per op on each backend, TFLOP/s or GB/s, and the op's floor at the given peaks.
 // Usage: ovis_op_table test|perf [--backend cpu|cuda|all] [--precision bf16|fp32|both] [--sizes small|full|all]
@@ -16,6 +17,7 @@
 
 #include "compare.h"
 #include "core/error.h"
+#include "cpu/gemm/gemm_bf16.h"
 #include "op_case.h"
 #include "reference.h"
 
@@ -108,7 +110,7 @@ Output run_case(Backend& be, const OpCase& c, const std::vector<Input>& in) {
   return {r.shape, ref::values(r)};
 }
 
-// GPU inputs are rounded to bf16 first, so backends compared with each other see the same values.
+// Inputs are rounded to bf16 first when a bf16 or GPU target runs, so the backends compared see the same values.
 void round_to_bf16(std::vector<Input>& in) {
   for (Input& i : in)
     if (i.host.dtype == DType::F32)
@@ -124,7 +126,16 @@ struct Target {
 
 std::vector<Target> targets(const Options& o) {
   std::vector<Target> t;
-  if (o.backend == "cpu" || o.backend == "all") t.push_back({"cpu", create_cpu_backend(o.threads), {3e-5, 3e-4}});
+  if (o.backend == "cpu" || o.backend == "all") {
+    if (o.precision != "bf16") t.push_back({"cpu", create_cpu_backend(o.threads), {3e-5, 3e-4}});
+    // precision 'bf16' on the CPU (bf16 products in linear and attention), against the f32 CPU backend.
+    if (o.precision != "fp32") {
+      if (cpu::gemm_bf16_available())
+        t.push_back({"cpu bf16", create_cpu_backend(o.threads, true), {2e-2, 8e-2}});
+      else
+        std::printf("cpu bf16: not available (this CPU has no AVX512-BF16)\n");
+    }
+  }
   if (o.backend == "cuda" || o.backend == "all") {
     for (const char* p : {"bf16", "fp32"}) {
       if (o.precision != "both" && o.precision != p) continue;
@@ -164,8 +175,8 @@ std::string describe(const SegmentError& e) {
 // One case on every target; the CPU backend's output is the expectation for the others.
 bool test_case(const OpCase& c, std::vector<Target>& ts, Backend& cpu, uint32_t seed) {
   std::vector<Input> in = c.make(seed);
-  const bool has_gpu = std::any_of(ts.begin(), ts.end(), [](const Target& t) { return t.label != "cpu"; });
-  if (has_gpu) round_to_bf16(in);
+  const bool has_bf16 = std::any_of(ts.begin(), ts.end(), [](const Target& t) { return t.label != "cpu"; });
+  if (has_bf16) round_to_bf16(in);
   Output cpu_out;
   bool ok = true;
   for (Target& t : ts) {
