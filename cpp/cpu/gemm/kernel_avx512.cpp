@@ -3,6 +3,7 @@
 // out one after the other, the 2x2 form (Winograd's products) takes four panels and two outputs anywhere.
 // Each output is one FMA chain over k, as in the AVX2 kernel, so results are bitwise equal.
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/zmm_tile_12x32.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -15,15 +16,10 @@ namespace {
 __attribute__((target("avx512f"), always_inline)) inline void tile_12x32(int64_t kc, const float* a0, const float* a1,
                                                                          const float* b0, const float* b1, float* c0,
                                                                          float* c1, int64_t ldc, bool accumulate) {
-  constexpr int kRows = 2 * kMR;
-  if (accumulate)  // C rows are usually out of cache: start fetching them while the loop runs
-    for (int r = 0; r < kRows; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(c0 + r * ldc), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(c1 + r * ldc), _MM_HINT_T0);
-    }
-  __m512 acc[2 * kRows];
-#pragma GCC unroll 24
-  for (int i = 0; i < 2 * kRows; ++i) acc[i] = _mm512_setzero_ps();
+  static_assert(2 * kMR == kZmmTileRows, "the 12x32 tile is two 6-row A panels");
+  if (accumulate) zmm_tile_prefetch(c0, c1, ldc);
+  __m512 acc[2 * kZmmTileRows];
+  zmm_tile_zero(acc);
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 v0 = _mm512_load_ps(b0 + k * kNR), v1 = _mm512_load_ps(b1 + k * kNR);
 #pragma GCC unroll 6
@@ -39,18 +35,7 @@ __attribute__((target("avx512f"), always_inline)) inline void tile_12x32(int64_t
       acc[2 * (kMR + r) + 1] = _mm512_fmadd_ps(x, v1, acc[2 * (kMR + r) + 1]);
     }
   }
-#pragma GCC unroll 12
-  for (int r = 0; r < kRows; ++r) {
-    float* r0 = c0 + r * ldc;
-    float* r1 = c1 + r * ldc;
-    __m512 v0 = acc[2 * r], v1 = acc[2 * r + 1];
-    if (accumulate) {
-      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r0));
-      v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r1));
-    }
-    _mm512_storeu_ps(r0, v0);
-    _mm512_storeu_ps(r1, v1);
-  }
+  zmm_tile_store(acc, c0, c1, ldc, accumulate);
 }
 }  // namespace
 

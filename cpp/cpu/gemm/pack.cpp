@@ -16,12 +16,7 @@ struct LoadF32 {
   static float at(const void* p, int64_t i) { return static_cast<const float*>(p)[i]; }
 };
 struct LoadBF16 {
-  static float at(const void* p, int64_t i) {
-    uint32_t u = uint32_t(static_cast<const uint16_t*>(p)[i]) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-  }
+  static float at(const void* p, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(p)[i]); }
 };
 struct LoadF16 {
   static float at(const void* p, int64_t i) { return f16_to_f32(static_cast<const uint16_t*>(p)[i]); }

@@ -12,8 +12,6 @@
 // -Wmaybe-uninitialized flags (a false positive inside the compiler's own header).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#include <cstring>
-
 namespace ovis::cpu {
 
 namespace {
@@ -48,11 +46,15 @@ __attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
   }
 }
 
+// Value i of a row-major f32 or bf16 operand, for the last kc % 16 values of a row.
+inline float value_at(const void* p, DType t, int64_t i) {
+  return t == DType::F32 ? static_cast<const float*>(p)[i] : bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+}
+
 }  // namespace
 
 __attribute__((target("avx512f"))) void pack_weight_panel_avx512(const void* w, DType t, int64_t row_len, int64_t k0,
                                                                  int64_t kc, int64_t j0, float* dst) {
-  const size_t es = t == DType::F32 ? 4 : 2;
   int64_t k = 0;
   for (; k + 16 <= kc; k += 16) {
     __m512 r[16];
@@ -61,23 +63,12 @@ __attribute__((target("avx512f"))) void pack_weight_panel_avx512(const void* w, 
     for (int e = 0; e < 16; ++e) _mm512_storeu_ps(dst + (k + e) * 16, r[e]);
   }
   for (; k < kc; ++k)  // the last kc % 16 values, one at a time
-    for (int j = 0; j < 16; ++j) {
-      const char* src = static_cast<const char*>(w) + size_t((j0 + j) * row_len + k0 + k) * es;
-      if (t == DType::F32) {
-        std::memcpy(dst + k * 16 + j, src, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, src, 2);
-        const uint32_t u = uint32_t(h) << 16;
-        std::memcpy(dst + k * 16 + j, &u, 4);
-      }
-    }
+    for (int j = 0; j < 16; ++j) dst[k * 16 + j] = value_at(w, t, (j0 + j) * row_len + k0 + k);
 }
 
 __attribute__((target("avx512f"))) void pack_rows_panel_avx512(const void* a, DType t, int64_t row_len, int64_t i0,
                                                                int64_t k0, int64_t kc, float* dst) {
   constexpr int kRows = kMR;
-  const size_t es = t == DType::F32 ? 4 : 2;
   int64_t k = 0;
   for (; k + 16 <= kc; k += 16) {
     __m512 r[16];
@@ -87,17 +78,7 @@ __attribute__((target("avx512f"))) void pack_rows_panel_avx512(const void* a, DT
     for (int e = 0; e < 16; ++e) _mm512_mask_storeu_ps(dst + (k + e) * kRows, __mmask16((1u << kRows) - 1), r[e]);
   }
   for (; k < kc; ++k)
-    for (int i = 0; i < kRows; ++i) {
-      const char* src = static_cast<const char*>(a) + size_t((i0 + i) * row_len + k0 + k) * es;
-      if (t == DType::F32) {
-        std::memcpy(dst + k * kRows + i, src, 4);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, src, 2);
-        const uint32_t u = uint32_t(h) << 16;
-        std::memcpy(dst + k * kRows + i, &u, 4);
-      }
-    }
+    for (int i = 0; i < kRows; ++i) dst[k * kRows + i] = value_at(a, t, (i0 + i) * row_len + k0 + k);
 }
 
 }  // namespace ovis::cpu

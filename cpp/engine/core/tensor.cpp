@@ -188,13 +188,6 @@ Tensor host_view(void* data, const Shape& s, DType t) {
   return r;
 }
 
-float bf16_to_f32(uint16_t v) {
-  uint32_t u = uint32_t(v) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 uint16_t f32_to_bf16(float v) {
   uint32_t u;
   std::memcpy(&u, &v, 4);

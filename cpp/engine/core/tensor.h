@@ -97,8 +97,14 @@ void for_each_host_piece(const Tensor& t, const std::function<void(const void*, 
 // A contiguous copy of a host tensor in fresh host memory (row parts assembled).
 Tensor host_copy(const Tensor& t);
 
-// bf16/f16 <-> f32 conversions (round-to-nearest-even for f32->bf16/f16).
-float bf16_to_f32(uint16_t v);
+// bf16/f16 <-> f32 conversions (round-to-nearest-even for f32->bf16/f16). bf16 -> f32 is inline: packing
+// loops widen one value at a time.
+inline float bf16_to_f32(uint16_t v) {
+  const uint32_t u = uint32_t(v) << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
 uint16_t f32_to_bf16(float v);
 float f16_to_f32(uint16_t v);
 uint16_t f32_to_f16(float v);
