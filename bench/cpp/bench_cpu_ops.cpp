@@ -1,5 +1,6 @@
 // CPU micro-benchmark: GEMM (linear) GFLOP/s on the MMDiT D=1024 shapes with bf16 and f32 weights,
-// attention, conv2d (incl. the VAE decoder's shapes), GroupNorm and upsample.
+// attention, conv2d (incl. the VAE decoder's shapes), GroupNorm and upsample. Where the CPU has AVX512-BF16,
+// the linear (bf16 weights) and attention rows also run with precision bf16 (rows linear16, attn16).
 // Usage: bench_cpu_ops [threads] (default: all cores). Prints a table.
 #include <chrono>
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <random>
 
 #include "core/backend.h"
+#include "cpu/gemm/gemm_bf16.h"
 
 using namespace ovis;
 
@@ -46,6 +48,8 @@ void row(const char* op, const char* shape, double flops, double sec) {
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
   auto be = create_cpu_backend(threads);
+  auto be16 = create_cpu_backend(threads, true);
+  const bool bf16 = cpu::gemm_bf16_available();
   std::printf("ovis CPU backend micro-benchmark (threads=%d, 0 = all cores)\n", threads);
   std::printf("%-10s %-44s %13s %18s\n", "op", "shape", "time", "throughput");
   char buf[128];
@@ -65,6 +69,8 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, "M=%lld K=%lld N=%lld w=%s", (long long)M, (long long)K, (long long)N,
                     dtype_name(wt));
       row("linear", buf, 2.0 * M * N * K, t);
+      if (bf16 && wt == DType::BF16)
+        row("linear16", buf, 2.0 * M * N * K, time_best([&] { (void)be16->linear(x, w, &b); }, 3));
     }
 
   // Attention: [1, S, H, hd] full (MMDiT at D=1024: the model's 128-wide heads, and 64-wide ones) and causal
@@ -77,6 +83,9 @@ int main(int argc, char** argv) {
     double t = time_best([&] { (void)be->attention(q, k, v, 0.125f, false, nullptr); }, 3);
     std::snprintf(buf, sizeof buf, "S=%lld H=%lld hd=%lld full", (long long)S, (long long)H, (long long)hd);
     row("attention", buf, 4.0 * S * S * H * hd, t);
+    if (bf16)
+      row("attn16", buf, 4.0 * S * S * H * hd,
+          time_best([&] { (void)be16->attention(q, k, v, 0.125f, false, nullptr); }, 3));
   }
   {
     const int64_t S = 288, Hq = 16, Hkv = 8, hd = 128;
@@ -87,6 +96,9 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "S=%lld Hq=%lld Hkv=%lld hd=%lld causal", (long long)S, (long long)Hq,
                   (long long)Hkv, (long long)hd);
     row("attention", buf, 2.0 * S * S * Hq * hd, t);  // about half of the full product is computed
+    if (bf16)
+      row("attn16", buf, 2.0 * S * S * Hq * hd,
+          time_best([&] { (void)be16->attention(q, k, v, 0.088f, true, nullptr); }, 5));
   }
 
   // Conv2d: VAE-like 3x3 same, 3x3 stride 2 with (0,1,0,1) padding, 1x1.

@@ -110,6 +110,10 @@ void gemm_bf16(ThreadPool* pool, int64_t M, int64_t N, int64_t K, const PackSour
             const int mr = int(std::min<int64_t>(kMRb, M - r0));
             const uint32_t* ap = ablock + q * kc2 * kMRb;
             float* c = C + r0 * ldc + j0;
+            if (mr == kMRb && nr == kNRb) {  // a whole tile: the bias goes in with the kernel's store
+              micro_kernel_bf16_avx512(kc2, ap, bp, c, ldc, accumulate, last_bias ? last_bias + j0 : nullptr);
+              continue;
+            }
             run_clipped_tile<kMRb, kNRb>(c, ldc, mr, nr, accumulate, [&](float* cc, int64_t ld, bool acc) {
               micro_kernel_bf16_avx512(kc2, ap, bp, cc, ld, acc);
             });

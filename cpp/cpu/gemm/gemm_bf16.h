@@ -33,9 +33,10 @@ inline uint16_t f32_to_bf16_bits(float f) {
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// c[kMRb x kNRb] (row stride ldc) = (accumulate ? c : 0) + a[kc2][kMRb] · b[kc2][kNRb] over k pairs.
-void micro_kernel_bf16_avx512(int64_t kc2, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc,
-                              bool accumulate);
+// c[kMRb x kNRb] (row stride ldc) = (accumulate ? c : 0) + a[kc2][kMRb] · b[kc2][kNRb] over k pairs, then
+// + bias[j] on column j where bias is not null.
+void micro_kernel_bf16_avx512(int64_t kc2, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, bool accumulate,
+                              const float* bias = nullptr);
 #endif
 
 }  // namespace ovis::cpu

@@ -10,7 +10,8 @@ namespace ovis::cpu {
 
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_kernel_bf16_avx512(int64_t kc2, const uint32_t* a,
                                                                                      const uint32_t* b, float* c,
-                                                                                     int64_t ldc, bool accumulate) {
+                                                                                     int64_t ldc, bool accumulate,
+                                                                                     const float* bias) {
   static_assert(kMRb == kZmmTileRows, "the bf16 tile has the f32 wide tile's rows");
   if (accumulate) zmm_tile_prefetch(c, c + 16, ldc);
   __m512 acc[2 * kZmmTileRows];
@@ -26,7 +27,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void micro_kernel_bf16_av
       acc[2 * r + 1] = _mm512_dpbf16_ps(acc[2 * r + 1], x, v1);
     }
   }
-  zmm_tile_store(acc, c, c + 16, ldc, accumulate);
+  zmm_tile_store(acc, c, c + 16, ldc, accumulate, bias);
 }
 
 }  // namespace ovis::cpu

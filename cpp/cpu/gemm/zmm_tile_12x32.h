@@ -26,8 +26,12 @@ OVIS_AVX512_INLINE void zmm_tile_zero(__m512 (&acc)[2 * kZmmTileRows]) {
   for (int i = 0; i < 2 * kZmmTileRows; ++i) acc[i] = _mm512_setzero_ps();
 }
 
+// bias (or null): 32 values added to every row after the sum is complete, (acc + C) + bias, the order of
+// adding it in a later pass.
 OVIS_AVX512_INLINE void zmm_tile_store(const __m512 (&acc)[2 * kZmmTileRows], float* c0, float* c1, int64_t ldc,
-                                       bool accumulate) {
+                                       bool accumulate, const float* bias = nullptr) {
+  const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  const __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 12
   for (int r = 0; r < kZmmTileRows; ++r) {
     float* r0 = c0 + r * ldc;
@@ -36,6 +40,10 @@ OVIS_AVX512_INLINE void zmm_tile_store(const __m512 (&acc)[2 * kZmmTileRows], fl
     if (accumulate) {
       v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r0));
       v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r1));
+    }
+    if (bias) {
+      v0 = _mm512_add_ps(v0, b0);
+      v1 = _mm512_add_ps(v1, b1);
     }
     _mm512_storeu_ps(r0, v0);
     _mm512_storeu_ps(r1, v1);
