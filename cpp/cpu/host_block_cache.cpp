@@ -2,6 +2,9 @@
 // block back unless the cache is full.
 #include "cpu/host_block_cache.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -30,7 +33,7 @@ struct BlockCache {
   void give(void* p, size_t size) {
     {
       std::lock_guard<std::mutex> lk(mu);
-      if (bytes + size <= kCachedBytesMax) {
+      if (bytes + size <= host_block_cache_capacity()) {
         free_blocks.emplace(size, p);
         bytes += size;
         return;
@@ -56,6 +59,15 @@ BlockCache& cache() {
 }
 
 }  // namespace
+
+size_t host_block_cache_capacity() {
+  static const size_t capacity = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const size_t ram = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+    return std::clamp(ram / 8, kCachedBytesFloor, kCachedBytesCeiling);
+  }();
+  return capacity;
+}
 
 Tensor cached_host_alloc(const Shape& s, DType t) {
   const size_t bytes = dtype_bytes(t, s.numel());

@@ -397,6 +397,8 @@ TEST(group_norm_silu) {
 }
 
 TEST(host_block_cache_reuses_and_trims) {
+  CHECK(cpu::host_block_cache_capacity() >= cpu::kCachedBytesFloor);
+  CHECK(cpu::host_block_cache_capacity() <= cpu::kCachedBytesCeiling);
   cpu2().trim();
   CHECK(cpu::host_block_cache_bytes() == 0);
   Tensor x = random_tensor(Shape{1, 4, 256, 256}, DType::F32, 11);  // 1 MiB: cached size class
