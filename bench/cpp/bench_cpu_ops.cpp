@@ -48,8 +48,8 @@ void row(const char* op, const char* shape, double flops, double sec) {
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 0;
   auto be = create_cpu_backend(threads);
-  auto be16 = create_cpu_backend(threads, true);
   const bool bf16 = cpu::gemm_bf16_available();
+  auto be16 = bf16 ? create_cpu_backend(threads, true) : nullptr;
   std::printf("ovis CPU backend micro-benchmark (threads=%d, 0 = all cores)\n", threads);
   std::printf("%-10s %-44s %13s %18s\n", "op", "shape", "time", "throughput");
   char buf[128];

@@ -25,15 +25,17 @@ CpuBackend::~CpuBackend() { trim_host_block_cache(); }
 void CpuBackend::trim() { trim_host_block_cache(); }
 
 size_t CpuBackend::free_memory() {
+  // The free blocks this process keeps for reuse (host_block_cache.h) count as available: they are ours.
+  const size_t cached = host_block_cache_bytes();
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
   size_t kib = 0;
   std::string unit;
   while (meminfo >> key >> kib >> unit)
-    if (key == "MemAvailable:") return kib * 1024;
+    if (key == "MemAvailable:") return kib * 1024 + cached;
 #ifdef _SC_AVPHYS_PAGES
   const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && page > 0) return size_t(pages) * size_t(page);
+  if (pages > 0 && page > 0) return size_t(pages) * size_t(page) + cached;
 #endif
   return SIZE_MAX;  // unknown: never tile for lack of memory
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -60,12 +61,22 @@ BlockCache& cache() {
 
 }  // namespace
 
+namespace {
+// The memory this process may use: the machine's, or its cgroup's limit (a container) when lower; 0 if unknown.
+size_t usable_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  size_t ram = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+  for (const char* path : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream f(path);
+    unsigned long long limit = 0;
+    if (f >> limit && limit > 0 && (ram == 0 || limit < ram)) ram = size_t(limit);  // "max" reads as no number
+  }
+  return ram;
+}
+}  // namespace
+
 size_t host_block_cache_capacity() {
-  static const size_t capacity = [] {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    const size_t ram = pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
-    return std::clamp(ram / 8, kCachedBytesFloor, kCachedBytesCeiling);
-  }();
+  static const size_t capacity = std::clamp(usable_memory() / 8, kCachedBytesFloor, kCachedBytesCeiling);
   return capacity;
 }
 

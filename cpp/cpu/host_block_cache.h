@@ -11,7 +11,8 @@ namespace ovis::cpu {
 
 // Blocks this large and up are cached; smaller ones use host_alloc (malloc reuses them well).
 constexpr size_t kCachedBlockMin = size_t(1) << 20;
-// Free blocks are kept up to host_block_cache_capacity() bytes: an eighth of the machine's memory, between
+// Free blocks are kept up to host_block_cache_capacity() bytes: an eighth of the machine's memory (or of its
+// cgroup's limit when lower), between
 // these bounds. A freed block that does not fit is returned. The bound must hold a forward's working set: at
 // D=3072 and 1280 tokens one single block alone allocates ~0.5 GB of outputs, and each block that misses the
 // cache faults in every page again (-15% of an MMDiT forward measured on a 2-core Zen 5).

@@ -1,6 +1,7 @@
 // The BLIS-style outer loops that gemm() and gemm_bf16() share: NC columns -> KC depth -> the threads pack
 // that block of B together -> tasks of MC rows by a share of the B panels, each packing its own A block.
-// The split into tasks depends only on the shapes, so a result never depends on the number of threads.
+// Every output tile is computed by one task with the same arithmetic whatever the split (the split into
+// tasks follows the thread count, the blocking does not), so a result never depends on the number of threads.
 #pragma once
 #include <algorithm>
 #include <cstdint>

@@ -9,8 +9,8 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-// GCC 12's AVX-512 unpack intrinsics start from an "undefined" register that -Wuninitialized flags
-// (a false positive inside the compiler's own header).
+// GCC 12's AVX-512 unpack and conversion intrinsics start from an "undefined" register that -Wuninitialized
+// and -Wmaybe-uninitialized flag (false positives inside the compiler's own header).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif

@@ -18,6 +18,7 @@ OVIS_AVX512_INLINE void zmm_tile_prefetch(const float* c0, const float* c1, int6
   for (int r = 0; r < kZmmTileRows; ++r) {
     _mm_prefetch(reinterpret_cast<const char*>(c0 + r * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c1 + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c1 + r * ldc + 15), _MM_HINT_T0);  // an unaligned row's last line
   }
 }
 
