@@ -5,11 +5,8 @@
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 
-#include "core/error.h"
 #include "cpu/gemm/block_loop.h"
 #include "cpu/gemm/scratch.h"
 #include "cpu/gemm/tile_store.h"

@@ -78,8 +78,7 @@ struct AttentionJob {
   const PackedKV& kv;
   int64_t Sq, Hq, hd, Sk, group;
   float scale;
-  bool causal;
-  ScoreMask mask;
+  ScoreMask mask;  // key padding and causality
   MicroKernel kern;
   MicroKernel wide;  // 12 x 32 tiles (two A and two B panels at once) where AVX-512 allows, else null
   float* out;
@@ -174,7 +173,7 @@ void attend_query_block(const AttentionJob& j, int64_t b, int64_t h, int64_t q0)
   const BlockScratch s = block_scratch(j.hd, j.kv.hd16);
   start_block(j, s, b, h, q0, qn);
   const int64_t qpanels = (qn + kMR - 1) / kMR;
-  const int64_t k_end = j.causal ? std::min(j.Sk, q0 + qn) : j.Sk;  // keys past the last query are all masked
+  const int64_t k_end = j.mask.causal ? std::min(j.Sk, q0 + qn) : j.Sk;  // keys past the last query are all masked
   for (int64_t k0 = 0; k0 < k_end; k0 += kKB) attend_key_tile(j, s, kbase, vbase, b, q0, qpanels, k0);
   finish_block(j, s, b, h, q0, qn);
 }
@@ -202,7 +201,6 @@ Tensor op_attention(ThreadPool& pool, const Tensor& q, const Tensor& k, const Te
                          Sk,
                          Hq / Hkv,
                          scale,
-                         causal,
                          {mask, Sk, causal},
                          micro_kernel(),
                          wide_micro_kernel(),

@@ -75,8 +75,7 @@ struct Job {
   const PackedKV16& kv;
   int64_t Sq, Hq, hd, Sk, group;
   float scale;
-  bool causal;
-  ScoreMask mask;
+  ScoreMask mask;  // key padding and causality
   float* out;
 };
 
@@ -166,7 +165,7 @@ void attend_query_block(const Job& j, int64_t b, int64_t h, int64_t q0) {
   const Scratch16 s = scratch(j.kv);
   start_block(j, s, b, h, q0, qn);
   const int64_t qpanels = (qn + kMRb - 1) / kMRb;
-  const int64_t k_end = j.causal ? std::min(j.Sk, q0 + qn) : j.Sk;
+  const int64_t k_end = j.mask.causal ? std::min(j.Sk, q0 + qn) : j.Sk;
   for (int64_t k0 = 0; k0 < k_end; k0 += kKB) attend_key_tile(j, s, kbase, vbase, b, q0, qpanels, k0);
   finish_block(j, s, b, h, q0, qn);
 }
@@ -186,7 +185,7 @@ Tensor op_attention_bf16(ThreadPool& pool, const Tensor& q, const Tensor& k, con
   }
   PackedKV16 kv(B * Hkv, Sk, hd);
   pack_kv(pool, k, v, kv);
-  const Job job{q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, causal, {mask, Sk, causal}, out.ptr<float>()};
+  const Job job{q, kv, Sq, Hq, hd, Sk, Hq / Hkv, scale, {mask, Sk, causal}, out.ptr<float>()};
   const int64_t nqb = (Sq + kQB - 1) / kQB;
   pool.parallel_for(B * Hq * nqb, [&](int64_t task) {
     const int64_t qb = task % nqb, h = (task / nqb) % Hq, b = task / (nqb * Hq);
