@@ -1,5 +1,6 @@
 // CPU backend op tests: each op against a plain double-precision reference loop on random inputs.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -417,6 +418,24 @@ TEST(host_block_cache_reuses_and_trims) {
   CHECK(cpu::host_block_cache_bytes() > 0);
   cpu2().trim();
   CHECK(cpu::host_block_cache_bytes() == 0);
+}
+
+TEST(host_block_cache_counts_as_free_memory) {
+  // A freed block kept for reuse is this process's to use again: free_memory (what VAE tiling and the offload
+  // budget plan with) must count it, not only what the OS reports available.
+  cpu2().trim();
+  constexpr int64_t kFloats = int64_t(256) << 18;  // 256 MiB, under the cache's smallest capacity
+  size_t held = 0;
+  {
+    Tensor big = cpu2().alloc(Shape{kFloats}, DType::F32);
+    std::memset(big.data, 1, big.nbytes());  // resident, so the OS no longer counts it available
+    held = cpu2().free_memory();
+  }
+  CHECK(cpu::host_block_cache_bytes() >= size_t(kFloats) * 4);
+  const size_t cached = cpu2().free_memory();
+  CHECK_MSG(cached >= held + (size_t(128) << 20),
+            "free memory " << held << " -> " << cached << " after caching 256 MiB");
+  cpu2().trim();
 }
 
 // ---- positions ------------------------------------------------------------------------------------
